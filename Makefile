@@ -1,0 +1,30 @@
+# Two commands on a fresh machine with Python >= 3.10:
+#   make demo   -> create .venv, install fldp_teach, run the main job
+#   make test   -> create .venv, install fldp_teach[test] (+ Chromium for the browser test), run all tests
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: demo privacy test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/fldp-teach demo
+
+privacy: $(VENV)/.installed
+	$(VENV)/bin/fldp-teach privacy --sampling-rate 0.004267 --noise-multiplier 1.1 --steps 14063 --delta 1e-5
+
+test: $(VENV)/.installed
+	bash scripts/ensure_chromium.sh
+	$(PY) -m pytest tests
+
+bench: $(VENV)/.installed
+	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) artifacts .pytest_cache
