@@ -1,0 +1,188 @@
+"""DP-SGD, one gradient step, as the named phases of Abadi et al. (2016), Algorithm 1.
+
+Abadi, Chu, Goodfellow, McMahan, Mironov, Talwar, Zhang, "Deep Learning with Differential
+Privacy", CCS 2016, Algorithm 1 (Differentially private SGD), for a lot L_t of examples:
+
+    Compute gradient   For each i ∈ L_t, compute g_t(x_i) ← ∇_θ L(θ_t, x_i)
+    Clip gradient      ḡ_t(x_i) ← g_t(x_i) / max(1, ‖g_t(x_i)‖₂ / C)
+    Add noise          g̃_t ← (1/L) (Σ_i ḡ_t(x_i) + N(0, σ²C²I))
+    Descent            θ_{t+1} ← θ_t − η_t g̃_t
+
+The paper's σ is our ``noise_multiplier`` z (the noise *relative to* C, NOTATION.md), and its
+L is the *expected* lot size: ``sampling_rate · num_examples`` = qN under Poisson sampling, or
+the fixed ``batch_size`` B for shuffled fixed-size batches. Dividing by the expected (not the
+realised) lot size matters: the realised size of a Poisson lot is itself private.
+
+Each phase below is a small function a notebook can show on its own:
+
+    per_example_gradients → clip_gradients → sum_gradients → add_noise → normalize
+
+This is the *readable* implementation: it materialises one gradient per example with
+``tf.vectorized_map``. ``fldp_teach.ghost_norms`` computes the same clipped sum without
+materialising per-example gradients (faster, tested equal); ``fldp_teach.training`` runs the
+loop (sampling, optimizer, privacy ledger). Taught in the DP-SGD notebook.
+
+Conventions: models output logits, labels are integers, the loss of example i is the softmax
+cross-entropy ``L_i = −log softmax(f(x_i))[y_i]`` (``fldp_teach.models``). Regularisation
+losses attached to the model (``model.losses``) are not part of ``L_i`` and are ignored.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import tensorflow as tf
+
+from fldp_teach._validation import check_non_negative, check_positive
+
+__all__ = [
+    "ClippedSum",
+    "per_example_loss",
+    "per_example_gradients",
+    "per_example_global_norms",
+    "clip_gradients",
+    "sum_gradients",
+    "add_noise",
+    "normalize",
+    "clipped_gradient_sum_vectorized",
+    "dp_gradient",
+]
+
+
+class ClippedSum(NamedTuple):
+    """What the "compute gradient → clip → sum" phases produce for one lot.
+
+    ``gradient_sum``: Σ_i ḡ(x_i), one tensor per trainable variable (same order as
+    ``model.trainable_variables``); ``norms``: ‖g(x_i)‖₂ before clipping, shape [B];
+    ``losses``: L_i, shape [B]; ``logits``: f(x_i), shape [B, num_classes]."""
+
+    gradient_sum: list
+    norms: tf.Tensor
+    losses: tf.Tensor
+    logits: tf.Tensor
+
+
+def per_example_loss(y, logits):
+    """L_i = −log softmax(logits_i)[y_i]: softmax cross-entropy on integer labels, one value
+    per example (no reduction), the same as
+    ``keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)``."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(y, tf.int32), logits=logits)
+
+
+def per_example_gradients(model, x, y):
+    """Alg. 1, "Compute gradient: for each i ∈ L_t, compute g_t(x_i) ← ∇_θ L(θ_t, x_i)".
+
+    Returns ``(grads, losses, logits)``: ``grads[k]`` has shape ``[B, *variable_k.shape]`` and
+    ``grads[k][i]`` is the gradient of L_i alone. ``tf.vectorized_map`` writes this as a loop
+    over examples and runs it as one batched computation (Agarwal & Ganichev 2019, "Auto-
+    vectorizing TensorFlow graphs: jacobians, auto-batching and beyond")."""
+
+    def gradient_of_one_example(example):
+        x_i, y_i = example
+        with tf.GradientTape() as tape:
+            logits_i = model(x_i[None], training=True)  # a batch of one
+            loss_i = per_example_loss(y_i[None], logits_i)[0]
+        return tape.gradient(loss_i, model.trainable_variables), loss_i, logits_i[0]
+
+    return tf.vectorized_map(gradient_of_one_example, (x, y))
+
+
+def per_example_global_norms(grads):
+    """‖g(x_i)‖₂ over *all* parameters of the model (the vector θ flattened), shape [B]:
+    ‖g_i‖₂² = Σ_k ‖grads[k][i]‖_F²."""
+    squares = [tf.reduce_sum(tf.reshape(g * g, [tf.shape(g)[0], -1]), axis=1) for g in grads]
+    return tf.sqrt(tf.add_n(squares))
+
+
+def clip_factors(norms, *, clip_norm):
+    """c_i = 1 / max(1, ‖g_i‖/C) = min(1, C/‖g_i‖), so that ‖c_i g_i‖ ≤ C (Alg. 1, "Clip
+    gradient"). A zero gradient keeps c_i = 1; C = ∞ gives c_i = 1 (no clipping)."""
+    return 1.0 / tf.maximum(1.0, norms / clip_norm)
+
+
+def clip_gradients(grads, *, clip_norm):
+    """Alg. 1, "Clip gradient: ḡ_t(x_i) ← g_t(x_i) / max(1, ‖g_t(x_i)‖₂ / C)".
+
+    ``grads`` are per-example gradients (leading axis = example); returns ``(clipped, norms)``
+    with the norms *before* clipping. Each example is scaled as a whole (all layers by the
+    same factor): the bound is on the norm of the full gradient vector."""
+    norms = per_example_global_norms(grads)
+    factors = clip_factors(norms, clip_norm=clip_norm)
+    clipped = [g * tf.reshape(factors, [-1] + [1] * (len(g.shape) - 1)) for g in grads]
+    return clipped, norms
+
+
+def sum_gradients(clipped):
+    """Σ_{i ∈ L_t} ḡ_t(x_i): the sum over examples (the bracket in Alg. 1, "Add noise").
+    One example changes this sum by at most C in L2 norm: its sensitivity is C."""
+    return [tf.reduce_sum(g, axis=0) for g in clipped]
+
+
+def add_noise(gradient_sum, *, clip_norm, noise_multiplier, generator):
+    """Alg. 1, "Add noise": Σ_i ḡ_t(x_i) + N(0, σ²C²I), with σ = ``noise_multiplier``.
+
+    The Gaussian mechanism on a sum of L2 sensitivity C: noise std ``noise_multiplier ·
+    clip_norm`` on every coordinate, drawn from ``generator`` (a ``tf.random.Generator``,
+    seeded by the caller). ``noise_multiplier == 0`` adds nothing (non-private)."""
+    if isinstance(noise_multiplier, (int, float)) and noise_multiplier == 0:
+        return list(gradient_sum)
+    stddev = noise_multiplier * clip_norm
+    return [s + generator.normal(tf.shape(s), stddev=stddev, dtype=s.dtype)
+            for s in gradient_sum]
+
+
+def normalize(noisy_sum, *, denominator):
+    """Alg. 1, "Add noise" (the factor 1/L): g̃_t = noisy sum / L, where L is the *expected*
+    lot size (qN for Poisson sampling, B for fixed-size batches), never the realised one."""
+    return [s / denominator for s in noisy_sum]
+
+
+def _empty_clipped_sum(model, x):
+    """The clipped sum of an empty lot (Poisson sampling can draw one): zero gradients."""
+    logits = model(x, training=False)  # shape [0, num_classes]
+    return ClippedSum([tf.zeros_like(v) for v in model.trainable_variables],
+                      tf.zeros([0], logits.dtype), tf.zeros([0], logits.dtype), logits)
+
+
+def clipped_gradient_sum_vectorized(model, x, y, *, clip_norm):
+    """Σ_i ḡ(x_i) the readable way: per-example gradients → clip → sum (three phases above).
+    Returns a :class:`ClippedSum`. Works for any Keras model whose examples are independent
+    (no BatchNormalization); an empty lot gives zero gradients."""
+
+    def nonempty():
+        grads, losses, logits = per_example_gradients(model, x, y)
+        clipped, norms = clip_gradients(grads, clip_norm=clip_norm)
+        return sum_gradients(clipped), norms, losses, logits
+
+    def empty():
+        e = _empty_clipped_sum(model, x)
+        return e.gradient_sum, e.norms, e.losses, e.logits
+
+    gradient_sum, norms, losses, logits = tf.cond(tf.shape(x)[0] > 0, nonempty, empty)
+    return ClippedSum(list(gradient_sum), norms, losses, logits)
+
+
+def dp_gradient(model, x, y, *, clip_norm, noise_multiplier, denominator, generator,
+                method="vectorized"):
+    """g̃_t of Alg. 1 for one lot ``(x, y)``: the five phases in order,
+
+        per_example_gradients → clip_gradients → sum_gradients → add_noise → normalize.
+
+    ``method="vectorized"`` materialises per-example gradients (this module);
+    ``method="fast"`` uses per-layer ghost norms (``fldp_teach.ghost_norms``), falling back to
+    the vectorized phases for models with unsupported layers. Both give the same g̃_t.
+    Returns ``(noisy_gradient, clipped_sum)``."""
+    check_positive("clip_norm", clip_norm, allow_inf=True)
+    check_non_negative("noise_multiplier", noise_multiplier)
+    if method == "vectorized":
+        result = clipped_gradient_sum_vectorized(model, x, y, clip_norm=clip_norm)
+    elif method == "fast":
+        from fldp_teach.ghost_norms import clipped_gradient_sum_fast
+
+        result = clipped_gradient_sum_fast(model, x, y, clip_norm=clip_norm)
+    else:
+        raise ValueError(f"method must be 'fast' or 'vectorized', got {method!r}")
+    noisy = add_noise(result.gradient_sum, clip_norm=clip_norm,
+                      noise_multiplier=noise_multiplier, generator=generator)
+    return normalize(noisy, denominator=denominator), result

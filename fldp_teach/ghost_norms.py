@@ -1,0 +1,230 @@
+"""Per-example gradient norms without per-example gradients ("ghost norms"), and the fast
+clipped sum of DP-SGD built on them.
+
+The idea (Goodfellow 2015, "Efficient Per-Example Gradient Computations", arXiv:1510.01799):
+for a linear layer z = a·W + b, the gradient of example i is an outer product,
+
+    ∇_W L_i = a_iᵀ g_i,      ∇_b L_i = g_i,      where g_i = ∂L_i/∂z_i,
+
+so its norm needs only a_i and g_i, which one forward and one backward pass already give:
+
+    ‖∇_W L_i‖_F² = ‖a_i‖² · ‖g_i‖²                       (a_i a vector, Goodfellow 2015 §3)
+    ‖∇_W L_i‖_F² = Σ_{t,s} (a_it·a_is)(g_it·g_is)
+                 = ⟨a_i a_iᵀ, g_i g_iᵀ⟩_F                (a_i a sequence of T rows: "ghost
+                                                          norm", Li, Tramèr, Liang, Hashimoto
+                                                          2022, ICLR, §4 and Eq. (3))
+    ‖∇_b L_i‖² = ‖Σ_t g_it‖².
+
+A Conv2D layer is the same linear map applied to the T = H_out·W_out image patches of the
+input (im2col; Rochette, Manoel, Tramel 2019; Lee & Kifer 2021, "Scaling up differentially
+private deep learning with fast per-example gradient clipping", PoPETs, §3), and an Embedding
+is a linear map of one-hot rows: ‖∇_E L_i‖² = Σ_{t,s} [id_t = id_s] (g_it·g_is).
+For each layer we compute the norm in whichever of two forms is cheaper ("mixed ghost
+norm", Bu, Mao, Xu 2023, "Scalable and efficient training of large convolutional neural
+networks with differential privacy", NeurIPS 2022, §3.2): the Gram form above costs about
+T²(d + p) per example, materialising that one layer's per-example gradient a_iᵀ g_i
+(shape d × p) costs T·d·p.
+
+Then DP-SGD's clipped sum needs no per-example gradient either: with clip factors
+c_i = min(1, C/‖g_i‖) held constant,
+
+    Σ_i c_i ∇L_i = ∇ (Σ_i c_i L_i),
+
+one *second backward pass* on the reweighted loss (Lee & Kifer 2021, Alg. 2; Li et al. 2022,
+"ghost clipping"). Total: one forward and two backward passes, whatever the batch size.
+
+Supported: ``keras.Sequential`` models whose layers with weights are all ``Dense``,
+``Conv2D`` (channels_last, groups=1) or ``Embedding`` (without ``mask_zero``), and whose
+other layers have no weights (Flatten, MaxPooling2D, Dropout, Activation, ...). Any other
+model falls back to the readable vectorized path of ``fldp_teach.dpsgd`` (same result,
+slower). Taught in the DP-SGD notebook (the "why is DP-SGD slow and how to fix it" part).
+"""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from fldp_teach.dpsgd import (
+    ClippedSum,
+    clip_factors,
+    clipped_gradient_sum_vectorized,
+    per_example_loss,
+)
+
+__all__ = [
+    "ghost_norms_supported",
+    "conv2d_patches",
+    "dense_norms_squared",
+    "embedding_norms_squared",
+    "per_example_norms_fast",
+    "clipped_gradient_sum_fast",
+]
+
+_LINEAR_LAYERS = (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Embedding)
+
+
+def ghost_norms_supported(model) -> tuple[bool, str]:
+    """``(True, "")`` if :func:`clipped_gradient_sum_fast` handles ``model`` layer by layer,
+    else ``(False, reason)``; see the module docstring for what is supported."""
+    if not isinstance(model, keras.Sequential):
+        return False, f"{type(model).__name__} is not a keras.Sequential model"
+    for layer in model.layers:
+        if type(layer) not in _LINEAR_LAYERS:
+            if layer.weights:
+                return False, f"layer {layer.name!r} ({type(layer).__name__}) has weights"
+            continue
+        if isinstance(layer, keras.layers.Conv2D) and (
+                layer.groups != 1 or layer.data_format != "channels_last"):
+            return False, f"layer {layer.name!r}: only groups=1, channels_last Conv2D"
+        if isinstance(layer, keras.layers.Embedding) and layer.mask_zero:
+            return False, f"layer {layer.name!r}: Embedding with mask_zero"
+        if getattr(layer, "lora_enabled", False) or getattr(layer, "quantization_mode", None):
+            return False, f"layer {layer.name!r}: LoRA/quantized layers"
+    return True, ""
+
+
+# ------------------------------------------------------------------------------ forward pass
+def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """TensorFlow's "same" padding: output size ⌈size/stride⌉, total padding
+    max((out − 1)·stride + (kernel − 1)·dilation + 1 − size, 0), the extra pixel at the end."""
+    out = -(-size // stride)
+    total = max((out - 1) * stride + (kernel - 1) * dilation + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+def conv2d_patches(a, *, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1)):
+    """im2col: the input patch under each output pixel of a Conv2D, shape [B, T, kh·kw·c_in]
+    with T = H_out·W_out, so that ``conv2d(a, K)[b, t] == patches[b, t] @ K.reshape(-1, c_out)``.
+
+    Built from kh·kw strided slices of the (padded) input, one per kernel offset (i, j):
+    slice (i, j) holds a[b, i·d + s·u, j·d + s·v, :] for every output pixel (u, v)."""
+    kh, kw = kernel_size
+    sh, sw = strides
+    dh, dw = dilation_rate
+    height, width = int(a.shape[1]), int(a.shape[2])
+    if padding == "same":
+        a = tf.pad(a, [[0, 0], _same_padding(height, kh, sh, dh),
+                       _same_padding(width, kw, sw, dw), [0, 0]])
+        height, width = int(a.shape[1]), int(a.shape[2])
+    elif padding != "valid":
+        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+    out_h = (height - (kh - 1) * dh - 1) // sh + 1
+    out_w = (width - (kw - 1) * dw - 1) // sw + 1
+    slices = [a[:, i * dh: i * dh + (out_h - 1) * sh + 1: sh,
+                j * dw: j * dw + (out_w - 1) * sw + 1: sw, :]
+              for i in range(kh) for j in range(kw)]
+    patches = tf.stack(slices, axis=3)  # [B, out_h, out_w, kh·kw, c_in]
+    return tf.reshape(patches, [-1, out_h * out_w, kh * kw * int(a.shape[3])])
+
+
+def _forward(model, x):
+    """Run ``model`` layer by layer, computing each linear layer's pre-activation z ourselves.
+    Returns ``(logits, captured)`` with one ``(layer, a, z)`` per Dense/Conv2D/Embedding
+    layer: its input a and its output z (before the activation)."""
+    a, captured = x, []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Dense):
+            z = tf.tensordot(a, layer.kernel, axes=1)  # z = a·W (+ b)
+            if layer.bias is not None:
+                z = z + layer.bias
+            captured.append((layer, a, z))
+            a = layer.activation(z)
+        elif isinstance(layer, keras.layers.Conv2D):
+            z = tf.nn.conv2d(a, layer.kernel, strides=layer.strides,
+                             padding=layer.padding.upper(), dilations=layer.dilation_rate)
+            if layer.bias is not None:
+                z = z + layer.bias
+            captured.append((layer, a, z))
+            a = layer.activation(z)
+        elif isinstance(layer, keras.layers.Embedding):
+            ids = tf.cast(a, tf.int32)
+            z = tf.gather(layer.embeddings, ids)  # z_t = E[id_t]
+            captured.append((layer, ids, z))
+            a = z
+        else:  # no weights: Flatten, pooling, dropout, activation, ...
+            a = layer(a, training=True)
+    return a, captured
+
+
+# ------------------------------------------------------------------------ per-layer norms²
+def _as_sequence(t):
+    """[B, ..., d] → [B, T, d], T = product of the middle axes (1 for a plain vector)."""
+    return tf.reshape(t, [tf.shape(t)[0], -1, t.shape[-1]])
+
+
+def dense_norms_squared(a, g, *, use_bias=True):
+    """‖∇_W L_i‖_F² + ‖∇_b L_i‖² for z = a·W + b, from the layer input a [B, ..., d] and
+    g = ∂L/∂z [B, ..., p] (formulas in the module docstring). Also serves Conv2D, with a the
+    im2col patches."""
+    if len(a.shape) == 2:  # one vector per example: ‖a_i‖²‖g_i‖² (Goodfellow 2015)
+        g_sq = tf.reduce_sum(g * g, axis=1)
+        kernel = tf.reduce_sum(a * a, axis=1) * g_sq
+        return kernel + g_sq if use_bias else kernel
+    a, g = _as_sequence(a), _as_sequence(g)
+    d, p, steps = a.shape[-1], g.shape[-1], a.shape[1]
+    if steps is not None and steps * (d + p) > d * p:  # cheaper: the layer's a_iᵀ g_i
+        per_example = tf.einsum("btd,btp->bdp", a, g)
+        kernel = tf.reduce_sum(per_example * per_example, axis=[1, 2])
+    else:  # Gram ("ghost") form ⟨a_i a_iᵀ, g_i g_iᵀ⟩_F
+        kernel = tf.reduce_sum(tf.matmul(a, a, transpose_b=True)
+                               * tf.matmul(g, g, transpose_b=True), axis=[1, 2])
+    if not use_bias:
+        return kernel
+    g_total = tf.reduce_sum(g, axis=1)  # ∇_b L_i = Σ_t g_it
+    return kernel + tf.reduce_sum(g_total * g_total, axis=1)
+
+
+def embedding_norms_squared(ids, g):
+    """‖∇_E L_i‖_F² = Σ_{t,s} [id_t = id_s] (g_it·g_is) for z_t = E[id_t]; ids [B] or
+    [B, T], g = ∂L/∂z [B, d] or [B, T, d]."""
+    if len(ids.shape) == 1:
+        return tf.reduce_sum(g * g, axis=1)
+    ids, g = tf.reshape(ids, [tf.shape(ids)[0], -1]), _as_sequence(g)
+    same_id = tf.cast(ids[:, :, None] == ids[:, None, :], g.dtype)
+    return tf.reduce_sum(same_id * tf.matmul(g, g, transpose_b=True), axis=[1, 2])
+
+
+def _layer_norms_squared(layer, a, g):
+    if isinstance(layer, keras.layers.Embedding):
+        return embedding_norms_squared(a, g)
+    if isinstance(layer, keras.layers.Conv2D):
+        a = conv2d_patches(a, kernel_size=layer.kernel_size, strides=layer.strides,
+                           padding=layer.padding, dilation_rate=layer.dilation_rate)
+    return dense_norms_squared(a, g, use_bias=layer.bias is not None)
+
+
+def _norms_and_tape(model, x, y):
+    """One forward and one backward pass: per-example loss, logits, norms ‖∇L_i‖ (all layers),
+    and the persistent tape that recorded the forward pass (for the second backward pass)."""
+    with tf.GradientTape(persistent=True) as tape:
+        logits, captured = _forward(model, x)
+        losses = per_example_loss(y, logits)
+        total = tf.reduce_sum(losses)
+    output_grads = tape.gradient(total, [z for _, _, z in captured])  # row i = ∂L_i/∂z_i
+    norms_sq = tf.add_n([_layer_norms_squared(layer, a, g)
+                         for (layer, a, _), g in zip(captured, output_grads)])
+    return tf.sqrt(tf.maximum(norms_sq, 0.0)), losses, logits, tape
+
+
+def per_example_norms_fast(model, x, y):
+    """‖∇_θ L_i‖₂ for every example, from per-layer ghost norms (no per-example gradients)."""
+    norms, _, _, tape = _norms_and_tape(model, x, y)
+    del tape
+    return norms
+
+
+def clipped_gradient_sum_fast(model, x, y, *, clip_norm):
+    """Σ_i min(1, C/‖∇L_i‖) ∇L_i as ∇(Σ_i c_i L_i) with c_i held constant: ghost norms, then a
+    second backward pass on the reweighted loss. Returns a ``ClippedSum`` equal (to rounding)
+    to ``dpsgd.clipped_gradient_sum_vectorized``, which it falls back to for unsupported
+    models (see :func:`ghost_norms_supported`)."""
+    supported, _ = ghost_norms_supported(model)
+    if not supported:
+        return clipped_gradient_sum_vectorized(model, x, y, clip_norm=clip_norm)
+    norms, losses, logits, tape = _norms_and_tape(model, x, y)
+    factors = tf.stop_gradient(clip_factors(norms, clip_norm=clip_norm))
+    with tape:
+        reweighted = tf.reduce_sum(factors * losses)
+    gradient_sum = tape.gradient(reweighted, model.trainable_variables)
+    del tape
+    return ClippedSum(list(gradient_sum), norms, losses, logits)
