@@ -1,0 +1,256 @@
+"""Federated averaging (FedAvg) as three roles over small records: client, aggregator, server.
+
+One round of FedAvg (McMahan, Moore, Ramage, Hampson & Agüera y Arcas 2017, "Communication-
+Efficient Learning of Deep Networks from Decentralized Data", Algorithm 1):
+
+1. the server samples clients and broadcasts the global weights θ_g          (article §4.1 Eq. 4, E4)
+2. each sampled client k runs E local epochs of SGD from θ_g and sends back
+   its update Δθ_k = θ_k' − θ_g together with its number of examples n_k     (article Eq. 1, E1)
+3. the server averages the updates, weighted Σ_k (n_k/n) Δθ_k as in
+   McMahan et al. 2017, or unweighted (1/K) Σ_k Δθ_k as in the article      (article Eq. 2, E2)
+4. the server steps θ_g ← θ_g + η_g · mean update (η_g = 1 is FedAvg;
+   Reddi et al. 2021, "Adaptive Federated Optimization", Alg. 1)
+
+Each role is one function: :func:`client_update` → :class:`ClientUpdate` → :func:`aggregate`
+→ :func:`server_update`. Keras models enter only through their weights (lists of arrays).
+:func:`client_update` is the readable *reference* implementation; the fast paths that train all
+sampled clients at once live in :mod:`fldp_teach.stacked_clients` and a test proves both compute
+the same weights. The DP variants (clip, noise) are in :mod:`fldp_teach.dp_fedavg`; the driver
+that runs rounds is :func:`fldp_teach.simulation.simulate`.
+
+FedSGD is the special case ``local_epochs=1, batch_size=None`` (full batch): each client takes
+exactly one gradient step, so with equal n_k the weighted mean of the updates equals one step of
+centralized full-batch gradient descent (a test checks this). Taught in
+notebooks/05_fedavg.ipynb.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from fldp_teach._validation import (
+    check_non_negative,
+    check_positive,
+    check_positive_int,
+    check_unit_interval,
+)
+
+__all__ = [
+    "ClientUpdate",
+    "RoundResult",
+    "client_seed",
+    "local_batches",
+    "client_update",
+    "screen_updates",
+    "aggregate",
+    "server_update",
+    "sample_clients",
+    "weights_nbytes",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ClientUpdate:
+    """What a client sends up: Δθ_k = θ_k' − θ_g (list of arrays), n_k, and its metrics."""
+
+    update: list
+    num_examples: int
+    metrics: Mapping = field(default_factory=dict)
+    client_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    """What one round produced: the new θ_g, who took part, who was rejected and why, metrics."""
+
+    round_index: int
+    global_weights: list
+    participants: tuple
+    rejected: tuple  # ((client_id, reason), ...)
+    metrics: Mapping = field(default_factory=dict)
+
+
+def client_seed(seed: int | None, round_index: int, client_id: int) -> int | None:
+    """A seed for client ``client_id`` in round ``round_index``, derived from the run's ``seed``
+    by ``np.random.SeedSequence`` so that clients and rounds get independent streams. ``None``
+    stays ``None`` (fresh entropy)."""
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([int(seed), int(round_index), int(client_id)]).generate_state(1)[0])
+
+
+def local_batches(num_examples: int, *, batch_size: int | None, local_epochs: int, seed: int | None) -> list:
+    """The minibatches of E local epochs: for each epoch a fresh permutation of ``range(n_k)``
+    cut into consecutive batches of ``batch_size`` (the last one may be smaller). ``batch_size``
+    None means full batch (FedSGD). Reference and fast paths both use this, so they see the same
+    batches for the same ``seed``."""
+    n = check_positive_int("num_examples", num_examples)
+    epochs = check_positive_int("local_epochs", local_epochs)
+    b = n if batch_size is None else min(check_positive_int("batch_size", batch_size), n)
+    rng = np.random.default_rng(seed)
+    batches = []
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        batches.extend(order[i : i + b] for i in range(0, n, b))
+    return batches
+
+
+def client_update(
+    model,
+    global_weights: Sequence,
+    client_data,
+    *,
+    local_epochs: int,
+    batch_size: int | None,
+    learning_rate: float,
+    seed: int | None,
+    dp=None,
+    client_id: int | None = None,
+) -> ClientUpdate:
+    """Reference client: E epochs of minibatch SGD from θ_g, return Δθ_k = θ_k' − θ_g.
+
+    Each step is θ ← θ − η ∇_θ (1/|B|) Σ_{i∈B} ℓ(y_i, f(x_i; θ)) with ℓ the softmax
+    cross-entropy on logits (McMahan et al. 2017, Alg. 1, ClientUpdate). The client starts from
+    the broadcast global weights (article Eq. 4, E4), not from its own previous model.
+
+    ``model`` is a Keras model returning logits (or a zero-argument function building one);
+    ``client_data`` has ``.x`` and ``.y`` (integer labels). ``dp`` = a
+    :class:`fldp_teach.dp_fedavg.DPSGDConfig` makes the local steps DP-SGD (record-level DP inside
+    the client, Abadi et al. 2016, Alg. 1: per-example clip to C, sum, add N(0, z²C²), divide by
+    the batch size; :func:`fldp_teach.dpsgd.dp_gradient`) — the article's "noise in local training" (E1) done right.
+    """
+    import tensorflow as tf
+
+    lr = check_positive("learning_rate", learning_rate)
+    if callable(model) and not hasattr(model, "trainable_variables"):
+        model = model()
+    model.set_weights([np.asarray(w) for w in global_weights])
+    x = np.asarray(client_data.x, dtype=np.float32)
+    y = np.asarray(client_data.y, dtype=np.int32)
+    batches = local_batches(len(y), batch_size=batch_size, local_epochs=local_epochs, seed=seed)
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    noise_gen = tf.random.Generator.from_seed(0 if seed is None else seed) if dp is not None else None
+    losses = []
+    for idx in batches:
+        xb, yb = tf.constant(x[idx]), tf.constant(y[idx])
+        if dp is None:
+            with tf.GradientTape() as tape:
+                loss = loss_fn(yb, model(xb, training=True))
+            grads = tape.gradient(loss, model.trainable_variables)
+        else:
+            from fldp_teach.dpsgd import dp_gradient
+
+            grads, clipped = dp_gradient(model, xb, yb, clip_norm=dp.clip_norm,
+                                         noise_multiplier=dp.noise_multiplier,
+                                         denominator=len(idx), generator=noise_gen)
+            loss = tf.reduce_mean(clipped.losses)
+        for var, g in zip(model.trainable_variables, grads):
+            var.assign_sub(lr * g)
+        losses.append(float(loss))
+    update = [np.asarray(w) - np.asarray(g) for w, g in zip(model.get_weights(), global_weights)]
+    metrics = {"train_loss": float(np.mean(losses)), "steps": len(batches)}
+    return ClientUpdate(update=update, num_examples=len(y), metrics=metrics, client_id=client_id)
+
+
+def screen_updates(updates: Sequence[ClientUpdate], global_weights: Sequence) -> tuple[list, list]:
+    """Split updates into (accepted, rejected); a rejected entry is ``(client_id, reason)``.
+
+    A client is rejected when its update has the wrong number of tensors, a tensor of the wrong
+    shape, or any NaN/Inf entry: averaging it would corrupt θ_g for everyone (a single NaN makes
+    the mean NaN). Each rejection is logged at WARNING with its reason; the round goes on with
+    the others.
+    """
+    shapes = [np.shape(w) for w in global_weights]
+    accepted, rejected = [], []
+    for position, u in enumerate(updates):
+        who = u.client_id if u.client_id is not None else position
+        reason = None
+        if len(u.update) != len(shapes):
+            reason = f"update has {len(u.update)} tensors, expected {len(shapes)}"
+        else:
+            for j, (t, s) in enumerate(zip(u.update, shapes)):
+                if np.shape(t) != s:
+                    reason = f"tensor {j} has shape {np.shape(t)}, expected {s}"
+                    break
+                if not np.all(np.isfinite(t)):
+                    reason = f"tensor {j} contains NaN or Inf"
+                    break
+        if reason is None:
+            accepted.append(u)
+        else:
+            logger.warning("rejected client %s: %s", who, reason)
+            rejected.append((who, reason))
+    return accepted, rejected
+
+
+def aggregate(updates: Sequence[ClientUpdate], *, weighting: str = "num_examples") -> list:
+    """Average client updates.
+
+    ``weighting="num_examples"``: Σ_k (n_k / n) Δθ_k with n = Σ_k n_k (McMahan et al. 2017,
+    Alg. 1). ``weighting="uniform"``: (1/K) Σ_k Δθ_k, the article's Eq. (2) (§4.1, E2) — equal to
+    the weighted mean only when all n_k are equal. Example: ones with n=1 and zeros with n=3
+    average to 0.25·ones weighted and 0.5·ones uniform.
+    """
+    if not updates:
+        raise ValueError("updates must be non-empty, got 0 updates")
+    if weighting == "num_examples":
+        weights = np.array([u.num_examples for u in updates], dtype=np.float64)
+    elif weighting == "uniform":
+        weights = np.ones(len(updates))
+    else:
+        raise ValueError(f"weighting must be 'num_examples' or 'uniform', got {weighting!r}")
+    weights = weights / weights.sum()
+    return [
+        sum(w * np.asarray(u.update[j], dtype=np.float64) for w, u in zip(weights, updates)).astype(
+            np.asarray(updates[0].update[j]).dtype
+        )
+        for j in range(len(updates[0].update))
+    ]
+
+
+def server_update(global_weights: Sequence, mean_update: Sequence, *, server_learning_rate: float = 1.0) -> list:
+    """θ_g ← θ_g + η_g · Δ̄ (Reddi et al. 2021, Alg. 1 with SGD as server optimizer; η_g = 1 is
+    plain FedAvg, where θ_g becomes the average of the client models)."""
+    eta = check_non_negative("server_learning_rate", server_learning_rate)
+    return [np.asarray(w) + np.asarray(eta * np.asarray(d), dtype=np.asarray(w).dtype)
+            for w, d in zip(global_weights, mean_update)]
+
+
+def sample_clients(
+    num_clients: int,
+    *,
+    clients_per_round: int | None = None,
+    sampling_rate: float | None = None,
+    seed: int | None,
+) -> np.ndarray:
+    """Which clients take part in a round (sorted ids).
+
+    Exactly one of: ``clients_per_round`` = m, a uniformly random subset of size m without
+    replacement (McMahan et al. 2017); or ``sampling_rate`` = q, each client independently with
+    probability q (Poisson sampling, the scheme the privacy accountant's amplification by
+    sampling assumes; McMahan et al. 2018, Alg. 1). Poisson rounds may be empty.
+    """
+    k = check_positive_int("num_clients", num_clients)
+    if (clients_per_round is None) == (sampling_rate is None):
+        raise ValueError("give exactly one of clients_per_round and sampling_rate, got "
+                         f"clients_per_round={clients_per_round!r}, sampling_rate={sampling_rate!r}")
+    rng = np.random.default_rng(seed)
+    if clients_per_round is not None:
+        m = check_positive_int("clients_per_round", clients_per_round)
+        if m > k:
+            raise ValueError(f"clients_per_round must be <= num_clients={k}, got {m}")
+        return np.sort(rng.choice(k, size=m, replace=False))
+    q = check_unit_interval("sampling_rate", sampling_rate)
+    return np.flatnonzero(rng.random(k) < q)
+
+
+def weights_nbytes(weights: Sequence) -> int:
+    """Bytes needed to send these weights (Σ nbytes): the communication cost per message
+    (article §3.3, claim C3)."""
+    return int(sum(np.asarray(w).nbytes for w in weights))

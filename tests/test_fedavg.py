@@ -1,0 +1,122 @@
+"""FedAvg roles: hand-computed aggregation, FedSGD = centralized gradient descent, screening."""
+import logging
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from fldp_teach import models
+from fldp_teach.datasets import ClientData
+from fldp_teach.dp_fedavg import DPSGDConfig
+from fldp_teach.fedavg import (
+    ClientUpdate, aggregate, client_update, local_batches, sample_clients, screen_updates,
+    server_update, weights_nbytes)
+
+
+def _u(value, n, cid=None):
+    return ClientUpdate(update=[np.full((2, 3), value, np.float32), np.full(3, value, np.float32)],
+                        num_examples=n, client_id=cid)
+
+
+def test_aggregate_hand_computed_weighted_and_uniform():
+    updates = [_u(1.0, 1), _u(0.0, 3)]
+    weighted = aggregate(updates)  # (1·1 + 3·0) / 4
+    uniform = aggregate(updates, weighting="uniform")  # (1 + 0) / 2
+    for w, u in zip(weighted, uniform):
+        np.testing.assert_allclose(w, 0.25)
+        np.testing.assert_allclose(u, 0.5)
+        assert w.dtype == np.float32
+
+
+def test_aggregate_rejects_bad_weighting_and_empty():
+    with pytest.raises(ValueError, match="weighting"):
+        aggregate([_u(1.0, 1)], weighting="mean")
+    with pytest.raises(ValueError, match="non-empty"):
+        aggregate([])
+
+
+def test_server_update_steps_by_server_learning_rate():
+    g = [np.ones(3, np.float32)]
+    np.testing.assert_allclose(server_update(g, [np.full(3, 0.5)])[0], 1.5)
+    np.testing.assert_allclose(server_update(g, [np.full(3, 0.5)], server_learning_rate=0.2)[0], 1.1)
+    with pytest.raises(ValueError, match="server_learning_rate"):
+        server_update(g, [np.ones(3)], server_learning_rate=float("nan"))
+
+
+def test_local_batches_are_permutations_per_epoch():
+    batches = local_batches(10, batch_size=4, local_epochs=2, seed=3)
+    assert [len(b) for b in batches] == [4, 4, 2, 4, 4, 2]
+    for epoch in (batches[:3], batches[3:]):
+        assert sorted(np.concatenate(epoch).tolist()) == list(range(10))
+    assert [len(b) for b in local_batches(10, batch_size=None, local_epochs=1, seed=0)] == [10]
+    np.testing.assert_array_equal(np.concatenate(batches),
+                                  np.concatenate(local_batches(10, batch_size=4, local_epochs=2, seed=3)))
+
+
+def test_fedsgd_equals_one_step_of_centralized_gradient_descent():
+    """E = 1, full batch, equal n_k, no clipping or noise: Σ (n_k/n) (−η ∇L_k) = −η ∇L."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 5)).astype(np.float32)
+    y = rng.integers(0, 2, 40).astype(np.int32)
+    model = models.logistic_regression(5, seed=1)
+    g = model.get_weights()
+    updates = [client_update(model, g, ClientData(x[i::4], y[i::4]), local_epochs=1, batch_size=None,
+                             learning_rate=0.5, seed=i) for i in range(4)]
+    fedsgd = server_update(g, aggregate(updates))
+    model.set_weights(g)
+    with tf.GradientTape() as tape:
+        loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y, model(x))
+    central = [w - 0.5 * gr.numpy() for w, gr in zip(g, tape.gradient(loss, model.trainable_variables))]
+    for a, b in zip(fedsgd, central):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert updates[0].metrics["steps"] == 1 and updates[0].num_examples == 10
+
+
+def test_client_update_starts_from_global_weights_and_dp_with_no_noise_and_huge_clip_is_sgd():
+    rng = np.random.default_rng(1)
+    data = ClientData(rng.normal(size=(12, 4)).astype(np.float32), rng.integers(0, 2, 12).astype(np.int32))
+    model = models.logistic_regression(4, seed=2)
+    g = model.get_weights()
+    model.set_weights([w + 5.0 for w in g])  # stale local state must be ignored
+    plain = client_update(model, g, data, local_epochs=2, batch_size=5, learning_rate=0.3, seed=7)
+    dp = client_update(model, g, data, local_epochs=2, batch_size=5, learning_rate=0.3, seed=7,
+                       dp=DPSGDConfig(clip_norm=1e6, noise_multiplier=0.0))
+    for a, b in zip(plain.update, dp.update):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    assert max(np.abs(t).max() for t in plain.update) < 2.0
+
+
+def test_screen_updates_rejects_nan_inf_and_wrong_shape_with_logged_reason(caplog):
+    good = _u(1.0, 2, cid=0)
+    nan = _u(1.0, 2, cid=1)
+    nan.update[0][0, 0] = np.nan
+    inf = _u(1.0, 2, cid=2)
+    inf.update[1][1] = np.inf
+    shape = ClientUpdate(update=[np.ones((3, 2)), np.ones(3)], num_examples=2, client_id=3)
+    missing = ClientUpdate(update=[np.ones((2, 3))], num_examples=2, client_id=4)
+    with caplog.at_level(logging.WARNING, logger="fldp_teach.fedavg"):
+        accepted, rejected = screen_updates([good, nan, inf, shape, missing], good.update)
+    assert [u.client_id for u in accepted] == [0]
+    reasons = dict(rejected)
+    assert "NaN or Inf" in reasons[1] and "NaN or Inf" in reasons[2]
+    assert "shape (3, 2)" in reasons[3] and "1 tensors" in reasons[4]
+    assert sum("rejected client" in r.message for r in caplog.records) == 4
+
+
+def test_sample_clients_fixed_and_poisson():
+    ids = sample_clients(100, clients_per_round=10, seed=0)
+    assert len(ids) == 10 == len(set(ids.tolist())) and ids.max() < 100
+    np.testing.assert_array_equal(ids, sample_clients(100, clients_per_round=10, seed=0))
+    sizes = [len(sample_clients(1000, sampling_rate=0.1, seed=s)) for s in range(50)]
+    # Binomial(1000, 0.1): mean 100, std 9.5; the mean of 50 draws has std 1.34
+    assert abs(np.mean(sizes) - 100) < 5
+    with pytest.raises(ValueError, match="exactly one"):
+        sample_clients(10, clients_per_round=2, sampling_rate=0.1, seed=0)
+    with pytest.raises(ValueError, match="clients_per_round"):
+        sample_clients(10, clients_per_round=11, seed=0)
+    with pytest.raises(ValueError, match="sampling_rate"):
+        sample_clients(10, sampling_rate=float("nan"), seed=0)
+
+
+def test_weights_nbytes():
+    assert weights_nbytes([np.zeros((2, 3), np.float32), np.zeros(3, np.float32)]) == 36
