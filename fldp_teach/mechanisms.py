@@ -205,7 +205,8 @@ def analytic_gaussian_stddev(*, epsilon, delta, l2_sensitivity) -> float:
 
     Solves Φ(Δ/(2σ) − εσ/Δ) − e^ε Φ(−Δ/(2σ) − εσ/Δ) = δ for s = σ/Δ by bisection on ln δ(s)
     (δ(s) is strictly decreasing from 1 to 0), to the last bit of s, and returns the upper end
-    of the final bracket, so the returned σ always satisfies δ(σ) ≤ δ.
+    of the final bracket. δ(σ) then equals δ to ~1e-10 relative even for δ = 1e-30 (checked
+    against 50-digit mpmath in the tests); the residual comes from differencing two log-CDFs.
     """
     epsilon = check_positive("epsilon", epsilon)
     delta = check_open_unit("delta", delta)
