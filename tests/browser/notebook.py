@@ -1,0 +1,232 @@
+"""Drive one notebook in JupyterLab the way a person does: open it, Run ▸ Run All Cells, wait
+until every cell has run, look for error output, move a slider with the arrow keys and read
+what the widget prints and plots. Every wait is bounded."""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .processes import WaitTimeout, wait_for
+
+STATUSBAR = "#jp-main-statusbar"
+STDERR_OUTPUT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+ERROR_RE = re.compile(r"Traceback|\b\w*Error\b")
+NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+
+# For every code cell: its prompt ("[ ]:", "[*]:", "[3]:") and whether its source is empty
+# (JupyterLab does not send an empty cell to the kernel, so its prompt stays "[ ]:").
+_CELL_STATES_JS = """
+() => Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell'))
+  .map(cell => {
+    const prompt = cell.querySelector('.jp-InputArea-prompt');
+    const source = cell.querySelector('.jp-InputArea-editor .cm-content');
+    return [prompt ? prompt.textContent.trim() : '',
+            source ? source.textContent.trim().length > 0 : false];
+  })
+"""
+
+
+class NotebookError(AssertionError):
+    """A notebook showed error output or its kernel died."""
+
+
+@dataclass(frozen=True)
+class SliderState:
+    readout: str          # the number the slider shows next to it
+    image_src: str        # src of the (first) plot image in the slider's cell ('' if none)
+    output_text: str      # text of the slider's cell output area
+
+
+class Notebook:
+    """One notebook open in a Playwright page of a running JupyterLab."""
+
+    def __init__(self, page, name: str):
+        self.page = page
+        self.name = name
+
+    # ---- opening and running -------------------------------------------------------------
+    @classmethod
+    def open(cls, page, url: str, name: str, *, timeout: float = 120.0) -> "Notebook":
+        """Load ``url`` (from ``LabServer.notebook_url``) and wait until the notebook's name and
+        a kernel reporting "Idle" are in the status bar."""
+        page.goto(url, timeout=timeout * 1000)
+        notebook = cls(page, name)
+        wait_for(lambda: name in notebook.status_text() and "Idle" in notebook.status_text(),
+                 timeout=timeout, what=f"{name} to open with an idle kernel",
+                 describe=notebook.status_text, interval=0.5)
+        return notebook
+
+    def status_text(self) -> str:
+        try:
+            return self.page.locator(STATUSBAR).inner_text(timeout=2_000)
+        except Exception:  # the page may still be loading
+            return ""
+
+    def kernel_status(self) -> str:
+        for state in ("Idle", "Busy", "Starting", "Restarting", "Dead", "Unknown",
+                      "Connecting", "Initializing", "Disconnected", "No Kernel"):
+            if state in self.status_text():
+                return state
+        return ""
+
+    def run_all(self, *, timeout: float = 180.0) -> float:
+        """Run ▸ Run All Cells through the menu bar; wait until every non-empty code cell has
+        an execution count and the kernel is idle. Return the seconds it took. Raise
+        ``NotebookError`` with the error text as soon as an error output shows and the kernel is
+        idle (Run All stops at an error), or if the kernel dies."""
+        page = self.page
+        start = time.monotonic()
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator('li.lm-Menu-item[data-command="runmenu:run-all"]').click()
+
+        def finished() -> bool:
+            status = self.kernel_status()
+            if status in ("Dead", "Unknown"):
+                raise NotebookError(f"{self.name}: kernel is {status} during Run All")
+            if status != "Idle":
+                return False
+            states = self.cell_states()
+            if any(prompt == "[*]:" for prompt, _ in states):
+                return False
+            errors = self.error_outputs()
+            if errors:
+                raise NotebookError(f"{self.name}: error output after Run All:\n"
+                                    + "\n---\n".join(errors))
+            return bool(states) and all(re.fullmatch(r"\[\d+\]:", prompt)
+                                        for prompt, has_source in states if has_source)
+
+        wait_for(finished, timeout=timeout, what=f"Run All of {self.name} to finish",
+                 describe=lambda: f"kernel {self.kernel_status()!r}, prompts "
+                                  f"{[p for p, _ in self.cell_states()]}", interval=0.5)
+        return time.monotonic() - start
+
+    def cell_states(self) -> list[tuple[str, bool]]:
+        return [tuple(s) for s in self.page.evaluate(_CELL_STATES_JS)]
+
+    def error_outputs(self) -> list[str]:
+        """Texts of stderr outputs (errors render as stderr) that contain a traceback or a
+        ``...Error`` name, in cells and inside widget output areas alike."""
+        texts = self.page.locator(STDERR_OUTPUT).all_inner_texts()
+        return [t for t in texts if ERROR_RE.search(t)]
+
+    def stderr_outputs(self) -> list[str]:
+        """All stderr output texts (warnings included), for reports."""
+        return self.page.locator(STDERR_OUTPUT).all_inner_texts()
+
+    def wait_idle(self, *, timeout: float = 60.0) -> None:
+        wait_for(lambda: self.kernel_status() == "Idle", timeout=timeout,
+                 what=f"{self.name}'s kernel to be idle", describe=self.kernel_status)
+
+    # ---- widgets -------------------------------------------------------------------------
+    def slider(self, description: str) -> "Slider":
+        """The one ipywidgets slider whose description label reads exactly ``description``."""
+        label = self.page.locator(".widget-label", has_text=re.compile(
+            r"^\s*" + re.escape(description) + r"\s*$"))
+        sliders = self.page.locator(".widget-slider").filter(has=label)
+        count = sliders.count()
+        if count != 1:
+            found = self.page.locator(".widget-slider .widget-label").all_inner_texts()
+            raise AssertionError(f"{self.name}: expected one slider labelled {description!r}, "
+                                 f"found {count}; slider labels present: {found}")
+        return Slider(self, description, sliders.first)
+
+
+class Slider:
+    """An ipywidgets slider and the output of the notebook cell that shows it."""
+
+    def __init__(self, notebook: Notebook, description: str, locator):
+        self.notebook = notebook
+        self.description = description
+        self.locator = locator
+        # the code cell whose output area holds this slider (and the widget's output area)
+        self.cell = notebook.page.locator(".jp-CodeCell").filter(has=locator)
+        self.handle = locator.locator(".noUi-handle")
+
+    def readout(self) -> str:
+        return self.locator.locator(".widget-readout").inner_text(timeout=5_000).strip()
+
+    def value(self) -> float:
+        """The value shown in the slider's readout (the model value, formatted with the
+        slider's ``readout_format``)."""
+        return float(self.readout())
+
+    def image_src(self) -> str:
+        images = self.cell.locator(".widget-output img")
+        return images.first.get_attribute("src", timeout=5_000) if images.count() else ""
+
+    def output_text(self) -> str:
+        return self.cell.locator(".jp-Cell-outputArea").inner_text(timeout=5_000)
+
+    def state(self) -> SliderState:
+        return SliderState(self.readout(), self.image_src(), self.output_text())
+
+    def printed(self, name: str) -> float | None:
+        """The number in the last printed line ``name = value`` of this cell's output."""
+        matches = re.findall(r"(?m)^\s*" + re.escape(name) + r"\s*=\s*(" + NUMBER + r")",
+                             self.output_text())
+        return float(matches[-1]) if matches else None
+
+    def wait_rendered(self, *, timeout: float = 60.0) -> SliderState:
+        """Wait until the widget's output area shows a plot image; return the state."""
+        wait_for(self.image_src, timeout=timeout,
+                 what=f"a plot under slider {self.description!r}",
+                 describe=lambda: self.output_text()[:500])
+        return self.state()
+
+    def press(self, key: str, times: int = 1) -> None:
+        """Focus the slider handle and press ``key`` (e.g. "ArrowRight") ``times`` times, as a
+        person using the keyboard does."""
+        self.handle.focus()
+        for _ in range(times):
+            self.handle.press(key)
+
+    def wait_updated(self, before: SliderState, *, name: str, expected, timeout: float = 90.0,
+                     tolerance: float = 5e-4) -> tuple[float, float]:
+        """After moving the slider: wait until the readout differs from ``before``, the plot
+        image differs, the kernel is idle, no error shows, and the printed ``name = value``
+        equals ``expected(slider value)`` within ``tolerance`` (half a unit in the third
+        decimal: values are printed with ``:.3f``). Return (slider value, printed value)."""
+        notebook = self.notebook
+        seen = {}
+
+        def settled():
+            errors = notebook.error_outputs()
+            if errors:
+                raise NotebookError(f"{notebook.name}: error after moving {self.description!r}:"
+                                    "\n" + "\n---\n".join(errors))
+            if notebook.kernel_status() != "Idle":
+                return None
+            now = self.state()
+            seen["state"] = now
+            if now.readout == before.readout or not now.image_src \
+                    or now.image_src == before.image_src:
+                return None
+            printed = self.printed(name)
+            if printed is None:
+                return None
+            value = float(now.readout)
+            want = float(expected(value))
+            seen["check"] = (value, printed, want)
+            return (value, printed) if abs(printed - want) <= tolerance else None
+
+        def describe():
+            state = seen.get("state")
+            return (f"kernel {notebook.kernel_status()!r}; readout {before.readout!r} -> "
+                    f"{state.readout if state else '?'!r}; image changed: "
+                    f"{bool(state and state.image_src and state.image_src != before.image_src)}"
+                    f"; (slider, printed, expected) = {seen.get('check')}; output: "
+                    f"{(state.output_text if state else '')[:400]!r}")
+
+        return wait_for(settled, timeout=timeout, interval=0.5,
+                        what=f"{name} = expected value after moving {self.description!r}",
+                        describe=describe)
+
+    def screenshot(self, path: Path) -> None:
+        """A PNG of this cell's output area (slider, printed lines and plot)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.cell.locator(".jp-Cell-outputArea").screenshot(path=str(path), timeout=30_000)
+
+
+__all__ = ["Notebook", "NotebookError", "Slider", "SliderState", "WaitTimeout"]

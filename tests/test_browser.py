@@ -1,0 +1,199 @@
+"""The notebooks as a person uses them (issue 6): real JupyterLab, real Chromium, real sliders.
+
+A module-scoped JupyterLab serves a temporary COPY of the notebooks (JupyterLab autosaves) plus
+two tiny notebooks the self-tests write; Debian's Chromium, driven by Playwright, opens each
+notebook, clicks Run ▸ Run All Cells, checks that no cell shows an error, moves a slider with
+the arrow keys and checks the plot image changed and the printed value equals the formula for
+the new slider value. Harness: ``tests/browser/``. Screenshots, logs and timings go to
+``artifacts/browser/``. Skipped (with the reason) only where no Chromium can be installed;
+under ``CI=true`` a missing Chromium fails instead. Install it with
+``bash scripts/ensure_chromium.sh`` (``make test`` does)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from browser.chromium import find_chromium, playwright_browser
+from browser.jupyterlab import running_jupyterlab
+from browser.notebook import Notebook, NotebookError
+from browser.processes import WaitTimeout
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts" / "browser"
+VIEWPORT = {"width": 1280, "height": 900}
+RUN_ALL_TIMEOUT_S = 180      # kernel start + `import tensorflow` take 10-20 s on a loaded machine
+SLIDER_TIMEOUT_S = 90
+TIMES: dict[str, float] = {}
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    executable = find_chromium()
+    reason = None
+    if executable is None:
+        reason = "no Chromium found (run `bash scripts/ensure_chromium.sh`, or set FLDP_CHROMIUM)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            reason = "playwright is not installed (pip install -e '.[test]')"
+    if reason:
+        if _in_ci():
+            pytest.fail(f"CI=true but the browser test cannot run: {reason}")
+        pytest.skip(reason)
+    return executable
+
+
+@pytest.fixture(scope="module")
+def lab_root(tmp_path_factory) -> Path:
+    """A temporary JupyterLab root: the self-test notebooks and a copy of notebooks/."""
+    root = tmp_path_factory.mktemp("lab_root")
+    _write_self_test_notebooks(root / "selftest")
+    shutil.copytree(ROOT / "notebooks", root / "notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    if (ROOT / "data").exists():   # notebooks may read ../data
+        (root / "data").symlink_to(ROOT / "data")
+    return root
+
+
+@pytest.fixture(scope="module")
+def lab(lab_root):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for stale in ARTIFACTS.glob("FAILED_*.png"):
+        stale.unlink()
+    # FLDP_QUICK=1: the notebooks' quick mode (notebooks/AUTHORING.md), inherited by the kernels
+    with running_jupyterlab(lab_root, env={"FLDP_QUICK": "1"},
+                            log_path=ARTIFACTS / "jupyterlab.log") as server:
+        yield server
+    (ARTIFACTS / "times.json").write_text(json.dumps(TIMES, indent=1, sort_keys=True))
+
+
+@pytest.fixture(scope="module")
+def browser(chromium, lab):
+    with playwright_browser(chromium, log_path=ARTIFACTS / "chromium.log") as b:
+        yield b
+
+
+@pytest.fixture
+def open_notebook(browser, lab, request):
+    """open_notebook("dir/name.ipynb") -> Notebook, in a fresh browser context; on failure a
+    screenshot of the page is saved; the notebook's kernel is shut down afterwards."""
+    contexts = []
+    failures_before = request.session.testsfailed
+
+    def _open(relative_path: str) -> Notebook:
+        context = browser.new_context(viewport=VIEWPORT, device_scale_factor=1)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        start = time.monotonic()
+        notebook = Notebook.open(page, lab.notebook_url(relative_path),
+                                 Path(relative_path).name, timeout=RUN_ALL_TIMEOUT_S)
+        TIMES[f"{request.node.name}: open"] = round(time.monotonic() - start, 1)
+        return notebook
+
+    yield _open
+    failed = request.session.testsfailed > failures_before   # the call phase is already logged
+    for context in contexts:
+        try:
+            if failed:
+                for i, page in enumerate(context.pages):
+                    page.screenshot(path=str(ARTIFACTS / f"FAILED_{request.node.name}_{i}.png"))
+        finally:
+            context.close()
+    lab.shutdown_kernels()
+
+
+# --------------------------------------------------------------------------- self-test
+SELF_TEST_SETUP = """\
+%matplotlib inline
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+"""
+
+# b = Δ₁/ε for the Laplace mechanism with Δ₁ = 2 (what notebook 02 teaches), computed in the
+# kernel; the test recomputes it from the slider's readout.
+SELF_TEST_WIDGET = """\
+def show(epsilon):
+    scale = 2.0 / epsilon
+    x = np.linspace(-10, 10, 401)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot(x, np.exp(-np.abs(x) / scale) / (2 * scale), label=f"Laplace(0, b)")
+    ax.set_xlabel("noise x"); ax.set_ylabel("density p(x)"); ax.legend()
+    ax.set_title(f"Laplace noise for Δ₁ = 2, ε = {epsilon:.2f}")
+    plt.show()
+    print(f"scale b = {scale:.3f}")
+
+slider = widgets.FloatSlider(value=1.0, min=0.1, max=5.0, step=0.1, description="ε",
+                             readout_format=".1f", continuous_update=False)
+widgets.VBox([slider, widgets.interactive_output(show, {"epsilon": slider})])
+"""
+
+
+def _write_self_test_notebooks(directory: Path) -> None:
+    directory.mkdir(parents=True)
+    kernelspec = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    slider_nb = nbformat.v4.new_notebook(metadata={"kernelspec": kernelspec})
+    slider_nb.cells = [nbformat.v4.new_markdown_cell("# Harness self-test: one slider"),
+                       nbformat.v4.new_code_cell(SELF_TEST_SETUP),
+                       nbformat.v4.new_code_cell(""),   # an empty cell never gets a prompt number
+                       nbformat.v4.new_code_cell(SELF_TEST_WIDGET)]
+    nbformat.write(slider_nb, directory / "slider.ipynb")
+    error_nb = nbformat.v4.new_notebook(metadata={"kernelspec": kernelspec})
+    error_nb.cells = [nbformat.v4.new_code_cell("print('before the error')"),
+                      nbformat.v4.new_code_cell("1 / 0"),
+                      nbformat.v4.new_code_cell("print('never reached')")]
+    nbformat.write(error_nb, directory / "error.ipynb")
+
+
+@pytest.mark.timeout(600)
+def test_harness_self_test(open_notebook):
+    """Open, Run All, move the ε slider 1.0 → 1.5 by five ArrowRight presses: the plot image
+    changes and the printed ``scale b`` equals Δ₁/ε = 2/1.5 = 1.333; a wrong formula is caught."""
+    notebook = open_notebook("selftest/slider.ipynb")
+    TIMES["self-test: run all"] = round(notebook.run_all(timeout=RUN_ALL_TIMEOUT_S), 1)
+    slider = notebook.slider("ε")
+    before = slider.wait_rendered(timeout=SLIDER_TIMEOUT_S)
+    assert slider.value() == 1.0
+    assert slider.printed("scale b") == 2.0
+    slider.screenshot(ARTIFACTS / "selftest_slider_before.png")
+
+    start = time.monotonic()
+    slider.press("ArrowRight", 5)
+    value, printed = slider.wait_updated(before, name="scale b", expected=lambda eps: 2.0 / eps,
+                                         timeout=SLIDER_TIMEOUT_S)
+    TIMES["self-test: slider update"] = round(time.monotonic() - start, 1)
+    slider.screenshot(ARTIFACTS / "selftest_slider_after.png")
+    assert value == pytest.approx(1.5)
+    assert printed == pytest.approx(1.333, abs=5e-4)
+
+    # ... and the check can fail: after one more press (ε = 1.6, b = 1.250) a wrong formula
+    # is never matched, while the right one is.
+    before = slider.state()
+    slider.press("ArrowRight")
+    with pytest.raises(WaitTimeout, match=r"scale b = expected value"):
+        slider.wait_updated(before, name="scale b", expected=lambda eps: 2.0 / eps + 0.01,
+                            timeout=8)
+    assert slider.wait_updated(before, name="scale b", expected=lambda eps: 2.0 / eps,
+                               timeout=SLIDER_TIMEOUT_S) == (pytest.approx(1.6), 1.25)
+    assert notebook.error_outputs() == []
+
+
+@pytest.mark.timeout(300)
+def test_harness_reports_error_output(open_notebook):
+    """The harness must fail loudly on a traceback: Run All of a notebook with ``1 / 0``."""
+    notebook = open_notebook("selftest/error.ipynb")
+    with pytest.raises(NotebookError, match="ZeroDivisionError"):
+        notebook.run_all(timeout=RUN_ALL_TIMEOUT_S)
