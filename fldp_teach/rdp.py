@@ -1,0 +1,333 @@
+"""Rényi differential privacy (RDP): the RDP curves of three mechanisms and RDP → (ε, δ).
+
+A mechanism M is (α, ρ)-RDP when D_α(M(D) ‖ M(D')) ≤ ρ for all neighbouring D, D', where
+D_α(P‖Q) = log E_Q[(P/Q)^α] / (α − 1) is the Rényi divergence of order α (Mironov 2017,
+"Rényi Differential Privacy", Definitions 3 and 4). We keep a whole curve ρ(α) on a grid of
+orders: RDP composes by adding curves (Mironov 2017, Prop. 1), and a curve converts to
+(ε, δ)-DP by minimising over the orders (:func:`epsilon_from_rdp`).
+
+Pure numpy/scipy (layer 1, no TensorFlow). The events and the accountant that use these curves
+are in :mod:`fldp_teach.accounting`. Taught in notebooks/06_privacy_accounting.ipynb.
+
+Names: ``orders`` = α, ``noise_multiplier`` = z = σ/C, ``sampling_rate`` = q, ``scale`` = b.
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from scipy import special
+
+from fldp_teach._validation import (
+    check_non_negative,
+    check_open_unit,
+    check_positive,
+    check_unit_interval,
+)
+
+__all__ = [
+    "DEFAULT_ORDERS",
+    "check_orders",
+    "rdp_gaussian",
+    "rdp_laplace",
+    "rdp_sampled_gaussian",
+    "epsilon_from_rdp",
+    "epsilon_and_order_from_rdp",
+    "delta_from_rdp",
+    "delta_and_order_from_rdp",
+]
+
+#: Rényi orders used by default. Fractional orders 1.05, 1.1, …, 1.95 and 2.0, 2.1, …, 10.0
+#: (large ε, few noise), every integer 11 … 256 (the usual DP-SGD regime), and a few larger
+#: orders (small ε, small δ). The spacing is below a few percent of α everywhere, so the
+#: minimum over the grid is within a fraction of a percent of the minimum over all α > 1.
+DEFAULT_ORDERS = np.concatenate(
+    [
+        np.round(1 + np.arange(1, 20) / 20, 2),  # 1.05 … 1.95
+        np.round(2 + np.arange(0, 81) / 10, 1),  # 2.0 … 10.0
+        np.arange(11, 257, dtype=float),  # 11 … 256
+        np.array([320.0, 384.0, 448.0, 512.0, 640.0, 768.0, 1024.0]),
+    ]
+)
+DEFAULT_ORDERS.setflags(write=False)
+
+
+def check_orders(orders, *, allow_one: bool = False) -> np.ndarray:
+    """Return ``orders`` as a 1-D float array; raise ``ValueError`` unless it is non-empty and
+    every order is > 1 (≥ 1 with ``allow_one``), not NaN (+inf is allowed)."""
+    a = np.atleast_1d(np.asarray(orders, dtype=float))
+    if a.ndim != 1 or a.size == 0:
+        raise ValueError(f"orders must be a non-empty 1-D sequence, got {orders!r}")
+    bad = np.isnan(a) | (a < 1 if allow_one else a <= 1)
+    if bad.any():
+        bound = ">= 1" if allow_one else "> 1"
+        raise ValueError(f"orders must all be {bound}, got {a[bad][0]!r} in orders")
+    return a
+
+
+# ---------------------------------------------------------------------------- Gaussian, Laplace
+def rdp_gaussian(*, noise_multiplier, orders) -> np.ndarray:
+    """RDP of the Gaussian mechanism: ρ(α) = α / (2 z²), z = σ/Δ₂ (Mironov 2017, Prop. 7).
+
+    Holds for every α ≥ 1 (α = 1 is the KL divergence 1/(2z²)); z = 0 (no noise) gives ∞.
+    """
+    z = check_non_negative("noise_multiplier", noise_multiplier)
+    a = check_orders(orders, allow_one=True)
+    if z == 0:
+        return np.full_like(a, np.inf)
+    with np.errstate(over="ignore"):
+        return a / (2 * z**2)
+
+
+def rdp_laplace(*, scale, l1_sensitivity, orders) -> np.ndarray:
+    """RDP of the Laplace mechanism with scale b and sensitivity Δ₁, λ = b/Δ₁
+    (Mironov 2017, Prop. 6, the table "Laplace mechanism"):
+
+        α = 1:      ρ = 1/λ + exp(−1/λ) − 1
+        1 < α < ∞:  ρ = log( α/(2α−1) · exp((α−1)/λ) + (α−1)/(2α−1) · exp(−α/λ) ) / (α − 1)
+        α = ∞:      ρ = 1/λ   (the pure ε-DP guarantee ε = Δ₁/b)
+
+    The middle line is evaluated in log space (``logaddexp``) so large α/λ cannot overflow.
+    """
+    b = check_positive("scale", scale)
+    d = check_positive("l1_sensitivity", l1_sensitivity)
+    a = check_orders(orders, allow_one=True)
+    inv_lam = d / b  # 1/λ = Δ₁/b
+    out = np.empty_like(a)
+    one, inf = a == 1, np.isinf(a)
+    mid = ~(one | inf)
+    out[one] = inv_lam + math.expm1(-inv_lam)
+    out[inf] = inv_lam
+    am = a[mid]
+    log_mix = np.logaddexp(
+        np.log(am / (2 * am - 1)) + (am - 1) * inv_lam,
+        np.log((am - 1) / (2 * am - 1)) - am * inv_lam,
+    )
+    out[mid] = log_mix / (am - 1)
+    return out
+
+
+# ------------------------------------------------------------------ the sampled Gaussian (SGM)
+#
+# Mironov, Talwar & Zhang 2019, "Rényi Differential Privacy of the Sampled Gaussian Mechanism"
+# (arXiv:1908.10530), §3: with Poisson sampling at rate q and noise σ = z (sensitivity 1), the
+# RDP at order α is log(A_α)/(α − 1) with
+#
+#     A_α = E_{x∼μ₀} [ ((1 − q) + q·μ₁(x)/μ₀(x))^α ],   μ₀ = N(0, σ²), μ₁ = N(1, σ²),
+#
+# the larger of the two directions (their Theorem 5 shows A_α ≥ B_α for α ≥ 1).
+# μ₁(x)/μ₀(x) = exp((2x − 1)/(2σ²)).
+
+
+def _log_a_minus_one_integer(q: float, sigma: float, orders: np.ndarray) -> np.ndarray:
+    """log(A_α − 1) for integer α ≥ 2 by the binomial expansion (MTZ 2019, §3.2):
+
+        A_α = Σ_{k=0}^{α} C(α, k) (1 − q)^{α−k} q^k exp((k² − k)/(2σ²)).
+
+    Subtracting 1 = Σ_k C(α, k)(1 − q)^{α−k} q^k term by term (the k = 0, 1 terms vanish):
+
+        A_α − 1 = Σ_{k=2}^{α} C(α, k) (1 − q)^{α−k} q^k (exp((k² − k)/(2σ²)) − 1),
+
+    every term positive, summed in log space (a log-sum-exp per order, all orders at once).
+    Working with A_α − 1 keeps full relative precision when A_α − 1 is tiny (small q, large
+    σ), where log(A_α) computed from A_α itself would lose up to all its digits.
+    """
+    alpha, k_index, log_comb, starts = _binomial_layout(tuple(int(a) for a in orders))
+    k = np.arange(int(orders.max()) + 1, dtype=float)
+    c = (k * k - k) / (2 * sigma**2)  # > 0 for k ≥ 2
+    with np.errstate(divide="ignore"):
+        # per k: k·log(q/(1 − q)) + log(e^c − 1), with log(e^c − 1) = c + log(1 − e^{−c})
+        per_k = k * (math.log(q) - math.log1p(-q)) + c + np.log1p(-np.exp(-c))
+    log_terms = log_comb + alpha * math.log1p(-q) + per_k[k_index]
+    return _segment_logsumexp(log_terms, starts)
+
+
+@functools.lru_cache(maxsize=32)
+def _binomial_layout(int_orders: tuple):
+    """Flattened (α, k, log C(α, k)) for k = 2..α of every order, and each order's start index."""
+    sizes = np.array(int_orders, dtype=np.int64) - 1
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    alpha = np.repeat(np.array(int_orders, dtype=float), sizes)
+    k_index = 2 + np.arange(sizes.sum()) - np.repeat(starts, sizes)
+    k = k_index.astype(float)
+    log_comb = special.gammaln(alpha + 1) - special.gammaln(k + 1) - special.gammaln(alpha - k + 1)
+    for arr in (alpha, k_index, log_comb, starts):
+        arr.setflags(write=False)
+    return alpha, k_index, log_comb, starts
+
+
+def _segment_logsumexp(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """log Σ exp(values) over consecutive segments beginning at ``starts``, computed as
+    m + log Σ exp(values − m) with m the segment maximum (no overflow, no underflow of the max)."""
+    m = np.maximum.reduceat(values, starts)
+    sizes = np.diff(np.append(starts, values.size))
+    return m + np.log(np.add.reduceat(np.exp(values - np.repeat(m, sizes)), starts))
+
+
+def _log_binomial_excess(u: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """log((1 + u)^α − 1 − αu) for u > −1, α > 1 (≥ 0 by convexity), without cancellation:
+
+        |αu| < 1e-3:  the binomial series Σ_{k=2}^{8} C(α, k) u^k (terms shrink by < 1e-3 each);
+        1 + αu ≤ 0:   log(e^L + (−1 − αu)) with L = α log(1 + u), a sum of two positives;
+        otherwise:    L + log(1 − e^{log(1 + αu) − L})  (relative error ≲ 1e-11).
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        L = a * np.log1p(u)
+        au = a * u
+        general = L + np.log(-np.expm1(np.log1p(au) - L))
+        negative = np.logaddexp(L, np.log(-1 - au))
+        coef, power, series = a * (a - 1) / 2, u * u, np.zeros(np.broadcast(u, a).shape)
+        for k in range(2, 9):
+            series = series + coef * power
+            coef, power = coef * (a - k) / (k + 1), power * u
+        small = np.log(series)
+        return np.where(np.abs(au) < 1e-3, small, np.where(1 + au <= 0, negative, general))
+
+
+#: Target relative error of the trapezoidal rule for fractional orders (see below).
+_QUADRATURE_TOL = 1e-13
+
+
+def _log_a_minus_one_fractional(q: float, sigma: float, orders: np.ndarray) -> np.ndarray:
+    """log(A_α − 1) for any real α > 1 by the trapezoidal rule on the defining integral.
+
+    With u(x) = ρ(x) − 1 = q·(exp((2x − 1)/(2σ²)) − 1) and E_{μ₀}[u] = 0,
+
+        A_α − 1 = ∫ φ_σ(x) · [(1 + u(x))^α − 1 − α·u(x)] dx,
+
+    a positive integrand (convexity of (1 + u)^α), summed in log space:
+    log(A_α − 1) ≈ log h + logsumexp_j [log φ_σ(x_j) + log((1 + u_j)^α − 1 − α u_j)].
+
+    Why this is exact to ~1e-12 (not a bound): the integrand is analytic in the strip
+    |Im x| < πσ² (ρ stays off (−∞, 0] there) and grows at most like e^{y²/(2σ²)} inside it, so
+    the trapezoidal rule with step h has error ≤ 2M/(e^{2πa/h} − 1) for a strip half-width
+    a < πσ² (Trefethen & Weideman 2014, "The exponentially convergent trapezoidal rule", SIAM
+    Review 56(3), Thm 5.1). We take a = min(0.99πσ², 2σ) and an h making this ≤ 1e-13 relative,
+    with a safety factor for the ratio M/(A_α − 1) ≲ (1 + σ²)/((α − 1) q) when A_α − 1 is tiny.
+    The mass lies between the bumps at 0 and α (both of width σ), so the grid
+    [−Lσ, α_max + Lσ] with L ≥ 12 loses < e^{−L²/2}·2^α.
+    MTZ 2019 §3.3 give an equivalent two-series expansion; dp-accounting sums the absolute
+    values of its terms, an upper bound that is up to several times too large at small σ.
+    """
+    a_strip = min(0.99 * math.pi * sigma**2, 2.0 * sigma)
+    safety = math.log1p((1 + sigma**2) / ((float(orders.min()) - 1) * q))
+    h = 2 * math.pi * a_strip / (
+        a_strip**2 / (2 * sigma**2) + math.log(3 / _QUADRATURE_TOL) + safety
+    )
+    a_max = float(orders.max())
+    tail = max(12.0, math.sqrt(2 * (math.log(1 / _QUADRATURE_TOL) + a_max * math.log(2) + 5)))
+    x = np.arange(-tail * sigma, a_max + tail * sigma + h, h)
+    log_phi = -(x**2) / (2 * sigma**2) - math.log(sigma * math.sqrt(2 * math.pi))
+    u = q * np.expm1((2 * x - 1) / (2 * sigma**2))
+    log_integrand = log_phi + _log_binomial_excess(u[None, :], orders[:, None])
+    return math.log(h) + special.logsumexp(log_integrand, axis=1)
+
+
+def rdp_sampled_gaussian(*, sampling_rate, noise_multiplier, orders) -> np.ndarray:
+    """RDP of the Poisson-subsampled Gaussian mechanism (DP-SGD's step), exact at every order:
+
+        ρ(α) = log(A_α) / (α − 1),  A_α = E_{x∼N(0,z²)} [((1 − q) + q·exp((2x − 1)/(2z²)))^α]
+
+    (Mironov, Talwar & Zhang 2019, §3). Integer α: the binomial sum (exact);
+    fractional α: the trapezoidal rule on the integral (relative error ~1e-12, see
+    ``_log_a_minus_one_fractional``). q = 0 → 0; q = 1 → α/(2z²) (plain Gaussian); z = 0 → ∞ (unless
+    q = 0); α = ∞ → ∞ (unless q = 0). Orders must be > 1.
+    """
+    q = check_unit_interval("sampling_rate", sampling_rate)
+    z = check_non_negative("noise_multiplier", noise_multiplier)
+    a = check_orders(orders)
+    if q == 0:
+        return np.zeros_like(a)
+    if z == 0:
+        return np.full_like(a, np.inf)
+    if q == 1:
+        return rdp_gaussian(noise_multiplier=z, orders=a)
+    out = np.full_like(a, np.inf)
+    finite = np.isfinite(a)
+    integer = finite & (a == np.floor(a))
+    fractional = finite & ~integer
+    log_a_minus_one = np.empty_like(a)
+    if integer.any():
+        log_a_minus_one[integer] = _log_a_minus_one_integer(q, z, a[integer])
+    if fractional.any():
+        log_a_minus_one[fractional] = _log_a_minus_one_fractional(q, z, a[fractional])
+    # log A = log(1 + (A − 1)) = logaddexp(0, log(A − 1)), accurate for tiny and huge A − 1.
+    out[finite] = np.logaddexp(0.0, log_a_minus_one[finite]) / (a[finite] - 1)
+    return out
+
+
+# ------------------------------------------------------------------------- RDP → (ε, δ)
+_CONVERSIONS = ("improved", "classic")
+
+
+def _check_curve(orders, rdp):
+    a = check_orders(orders)
+    r = np.atleast_1d(np.asarray(rdp, dtype=float))
+    if r.shape != a.shape:
+        raise ValueError(f"rdp must have one value per order ({a.size}), got shape {r.shape}")
+    if np.isnan(r).any() or (r < 0).any():
+        raise ValueError(f"rdp must be >= 0 and not NaN, got {r[np.isnan(r) | (r < 0)][0]!r}")
+    return a, r
+
+
+def _check_conversion(conversion):
+    if conversion not in _CONVERSIONS:
+        raise ValueError(f"conversion must be 'improved' or 'classic', got {conversion!r}")
+
+
+def epsilon_and_order_from_rdp(*, orders, rdp, delta, conversion="improved") -> tuple[float, float]:
+    """(ε, optimal α) for a target δ; see :func:`epsilon_from_rdp`."""
+    a, r = _check_curve(orders, rdp)
+    d = check_open_unit("delta", delta)
+    _check_conversion(conversion)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if conversion == "classic":
+            eps = r + math.log(1 / d) / (a - 1)
+        else:
+            eps = r + np.log1p(-1 / a) - (math.log(d) + np.log(a)) / (a - 1)
+    eps = np.where(np.isinf(a), r, eps)  # α = ∞: ε = ρ(∞), the pure-DP bound
+    eps = np.where(np.isnan(eps), np.inf, eps)
+    i = int(np.argmin(eps))
+    return max(0.0, float(eps[i])), float(a[i])
+
+
+def epsilon_from_rdp(*, orders, rdp, delta, conversion="improved") -> float:
+    """Smallest ε such that an RDP curve ρ(α) implies (ε, δ)-DP.
+
+    ``"classic"``:  ε = min_α ρ(α) + log(1/δ)/(α − 1)                       (Mironov 2017, Prop. 3)
+    ``"improved"``: ε = min_α ρ(α) + log((α − 1)/α) − (log δ + log α)/(α − 1)
+                    (Balle, Barthe, Gaboardi, Hsu & Sato 2020, Thm 21; Canonne, Kamath & Steinke
+                    2020, Prop. 12; what dp-accounting uses). Never larger than the classic one.
+
+    A negative minimum means (0, δ)-DP: the result is clipped at 0.
+    """
+    return epsilon_and_order_from_rdp(orders=orders, rdp=rdp, delta=delta, conversion=conversion)[0]
+
+
+def delta_and_order_from_rdp(*, orders, rdp, epsilon, conversion="improved") -> tuple[float, float]:
+    """(δ, optimal α) for a target ε; see :func:`delta_from_rdp`."""
+    a, r = _check_curve(orders, rdp)
+    e = check_positive("epsilon", epsilon)
+    _check_conversion(conversion)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if conversion == "classic":
+            log_delta = (a - 1) * (r - e)
+        else:
+            log_delta = (a - 1) * (r - e + np.log1p(-1 / a)) - np.log(a)
+    log_delta = np.where(np.isinf(a), np.where(r <= e, -np.inf, 0.0), log_delta)
+    log_delta = np.where(np.isnan(log_delta), 0.0, log_delta)
+    i = int(np.argmin(log_delta))
+    return min(1.0, math.exp(float(log_delta[i]))), float(a[i])
+
+
+def delta_from_rdp(*, orders, rdp, epsilon, conversion="improved") -> float:
+    """Smallest δ such that an RDP curve implies (ε, δ)-DP: the two conversions of
+    :func:`epsilon_from_rdp` solved for δ,
+
+    ``"classic"``:  δ = min_α exp((α − 1)(ρ(α) − ε))
+    ``"improved"``: δ = min_α exp((α − 1)(ρ(α) − ε + log(1 − 1/α)) − log α)
+
+    (same sources), capped at 1.
+    """
+    return delta_and_order_from_rdp(orders=orders, rdp=rdp, epsilon=epsilon, conversion=conversion)[0]
