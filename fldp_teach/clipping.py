@@ -43,6 +43,12 @@ def _as_list(tensors):
     return [tensors], True
 
 
+def _tf_scalar(tf, x, dtype):
+    """x as a TF scalar of ``dtype``; a Python float goes straight to ``dtype`` (tf.cast would
+    round it through float32 first)."""
+    return tf.cast(x, dtype) if _is_tf(x) else tf.constant(x, dtype)
+
+
 def _check_clip_norm(clip_norm, name="clip_norm"):
     """C > 0 (inf allowed: no clipping). A symbolic TF tensor (adaptive C inside tf.function)
     cannot be inspected in Python and is passed through."""
@@ -77,7 +83,7 @@ def clip_by_l2_norm(tensors, *, clip_norm):
     if _is_tf(norm):
         import tensorflow as tf
 
-        factor = tf.minimum(tf.constant(1.0, norm.dtype), tf.cast(clip_norm, norm.dtype) / norm)
+        factor = tf.minimum(tf.constant(1.0, norm.dtype), _tf_scalar(tf, clip_norm, norm.dtype) / norm)
         clipped = [tf.convert_to_tensor(t) * tf.cast(factor, tf.convert_to_tensor(t).dtype) for t in items]
     else:
         factor = 1.0 if norm <= clip_norm else clip_norm / norm
@@ -109,7 +115,7 @@ def clip_per_example(per_example_tensors, *, clip_norm):
             raise ValueError(f"per_example_tensors must share the batch axis, got sizes {sorted(sizes)}")
         sq = [tf.reduce_sum(tf.square(t), axis=tf.range(1, tf.rank(t))) for t in items]
         norms = tf.sqrt(tf.add_n([tf.cast(s, items[0].dtype) for s in sq]))
-        factor = tf.minimum(tf.constant(1.0, norms.dtype), tf.cast(clip_norm, norms.dtype) / norms)
+        factor = tf.minimum(tf.constant(1.0, norms.dtype), _tf_scalar(tf, clip_norm, norms.dtype) / norms)
         clipped = [t * tf.reshape(tf.cast(factor, t.dtype), tf.concat([[-1], tf.ones([tf.rank(t) - 1], tf.int32)], 0))
                    for t in items]
     else:
@@ -171,11 +177,11 @@ def adaptive_clip_norm_update(norms, *, clip_norm, target_quantile, learning_rat
         import tensorflow as tf
 
         norms = tf.convert_to_tensor(norms)
-        m = tf.cast(tf.size(norms), norms.dtype) if clients_per_round is None else tf.cast(
-            check_positive("clients_per_round", clients_per_round), norms.dtype)
-        centred = tf.reduce_sum(tf.cast(norms <= tf.cast(clip_norm, norms.dtype), norms.dtype) - 0.5)
+        m = tf.cast(tf.size(norms), norms.dtype) if clients_per_round is None else _tf_scalar(
+            tf, check_positive("clients_per_round", clients_per_round), norms.dtype)
+        centred = tf.reduce_sum(tf.cast(norms <= _tf_scalar(tf, clip_norm, norms.dtype), norms.dtype) - 0.5)
         noised = add_gaussian_noise(centred, stddev=count_stddev, seed=seed) / m + 0.5
-        new = tf.cast(clip_norm, norms.dtype) * tf.exp(-learning_rate * (noised - target_quantile))
+        new = _tf_scalar(tf, clip_norm, norms.dtype) * tf.exp(-learning_rate * (noised - target_quantile))
         return new, noised
     norms = np.asarray(norms, dtype=float).reshape(-1)
     m = float(norms.size) if clients_per_round is None else check_positive("clients_per_round", clients_per_round)

@@ -130,7 +130,7 @@ def add_laplace_noise(value, *, scale, seed=None):
 
     def tf_noise(tf, shape, s, dtype):
         u = 1.0 - tf.random.stateless_uniform(tf.concat([[2], shape], 0), seed=s, dtype=dtype)  # (0, 1]
-        return tf.cast(scale, dtype) * (tf.math.log(u[1]) - tf.math.log(u[0]))
+        return tf.constant(scale, dtype) * (tf.math.log(u[1]) - tf.math.log(u[0]))
 
     return _add_noise(value, numpy_noise, tf_noise, seed)
 
@@ -240,7 +240,7 @@ def add_gaussian_noise(value, *, stddev, seed=None):
         return rng.normal(0.0, stddev, size=shape)
 
     def tf_noise(tf, shape, s, dtype):
-        return tf.random.stateless_normal(shape, seed=s, stddev=tf.cast(stddev, dtype), dtype=dtype)
+        return tf.random.stateless_normal(shape, seed=s, stddev=tf.constant(stddev, dtype), dtype=dtype)
 
     return _add_noise(value, numpy_noise, tf_noise, seed)
 
