@@ -1,0 +1,257 @@
+"""The driver: run FedAvg or DP-FedAvg for some rounds and record what happened.
+
+:func:`simulate` wires the roles of :mod:`fldp_teach.fedavg` and the DP variants of
+:mod:`fldp_teach.dp_fedavg` into rounds (McMahan et al. 2017, Alg. 1; McMahan et al. 2018,
+Alg. 1) and returns a :class:`History` with, per round: test accuracy, loss, AUC (binary
+tasks), the ε spent so far, and the bytes sent down and up (article §3.3, claim C3).
+
+Modes (see :mod:`fldp_teach.dp_fedavg` for the maths and threat models):
+``"none"`` plain FedAvg; ``"central"`` DP-FedAvg with server noise zC/m (user-level ε);
+``"local"`` each client noises its own clipped update (per-client ε, max over clients);
+``"distributed"`` each client adds a 1/m share of the noise, the server sees only the sum
+(secure aggregation simulated; same ε as central); ``"dpsgd"`` record-level DP-SGD inside each
+client (ε per example, max over clients) — the right unit when the clients are a few hospitals.
+
+Local training uses a fast path when it can (:mod:`fldp_teach.stacked_clients`: stacked
+dense clients, or one ``tf.function`` per round) and the reference
+:func:`~fldp_teach.fedavg.client_update` otherwise; ``fast=False`` forces the reference.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from fldp_teach._validation import (
+    check_non_negative, check_open_unit, check_positive, check_positive_int, check_unit_interval)
+from fldp_teach import dp_fedavg as dpf
+from fldp_teach.fedavg import (
+    ClientUpdate, aggregate, client_seed, sample_clients, screen_updates, server_update, weights_nbytes)
+
+__all__ = ["History", "roc_auc", "evaluate", "simulate", "MODES"]
+
+MODES = ("none", "central", "local", "distributed", "dpsgd")
+# Independent random streams per round: client_seed(seed, round, stream); real clients use 0..K-1.
+_SAMPLING, _SERVER_NOISE, _CLIP_COUNT, _DPSGD_NOISE = 2**30, 2**30 + 1, 2**30 + 2, 2**30 + 3
+_CLIENT_NOISE = 2**29  # + client id: the client's own DP noise (local / distributed modes)
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class History:
+    """Per-round records (dicts with ``round, accuracy, loss, auc, epsilon, bytes_down,
+    bytes_up, participants, rejected``) plus the run's settings and final weights."""
+
+    records: list = field(default_factory=list)
+    settings: dict = field(default_factory=dict)
+    final_weights: list | None = None
+
+    def column(self, name: str) -> np.ndarray:
+        return np.array([r[name] for r in self.records], dtype=float)
+
+    def table(self) -> str:
+        lines = [f"{'round':>5} {'accuracy':>8} {'AUC':>6} {'loss':>7} {'epsilon':>9} {'clients':>7}"]
+        for r in self.records:
+            eps = "inf" if math.isinf(r["epsilon"]) else f"{r['epsilon']:.3f}"
+            auc = "  -  " if r["auc"] is None or math.isnan(r["auc"]) else f"{r['auc']:.3f}"
+            lines.append(f"{r['round']:>5} {r['accuracy']:>8.4f} {auc:>6} {r['loss']:>7.4f} {eps:>9} "
+                         f"{r['participants']:>7}")
+        return "\n".join(lines)
+
+
+def roc_auc(labels, scores) -> float:
+    """Area under the ROC curve by the Mann–Whitney U statistic (Hanley & McNeil 1982):
+    AUC = (R₁ − n₁(n₁+1)/2) / (n₁ n₀), R₁ = sum of the ranks of the positives among all scores
+    (ties get their average rank). NaN when one class is absent."""
+    from scipy.stats import rankdata
+
+    labels = np.asarray(labels).astype(bool)
+    n1, n0 = int(labels.sum()), int((~labels).sum())
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    ranks = rankdata(np.asarray(scores, dtype=np.float64))
+    return float((ranks[labels].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def evaluate(model, weights, x, y) -> dict:
+    """Accuracy, mean cross-entropy and (two classes) AUC of P(y=1) = softmax(logits)₁."""
+    import tensorflow as tf
+
+    model.set_weights(weights)
+    logits = model(tf.constant(x, tf.float32), training=False)
+    loss = float(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.constant(y, tf.int32), logits=logits)))
+    logits = np.asarray(logits)
+    acc = float(np.mean(np.argmax(logits, axis=1) == np.asarray(y)))
+    auc = roc_auc(y, logits[:, 1] - logits[:, 0]) if logits.shape[1] == 2 else None
+    return {"accuracy": acc, "loss": loss, "auc": auc}
+
+
+def _clients_of(partition) -> list:
+    clients = getattr(partition, "clients", partition)
+    return [c if hasattr(c, "x") else _XY(*c) for c in clients]
+
+
+@dataclass(frozen=True)
+class _XY:
+    x: np.ndarray
+    y: np.ndarray
+
+
+def _train_clients(trainer, model, clients, ids, global_weights, *, round_index, seed, local_epochs,
+                   batch_size, learning_rate, dp, fast) -> list:
+    """Local training of the sampled clients, fast path if available; returns ClientUpdates."""
+    from fldp_teach.fedavg import client_update
+    from fldp_teach.stacked_clients import batch_plan
+
+    seeds = [client_seed(seed, round_index, int(k)) for k in ids]
+    if not fast or (dp is not None and trainer["kind"] != "dense"):
+        return [client_update(model, global_weights, clients[k], local_epochs=local_epochs,
+                              batch_size=batch_size, learning_rate=learning_rate, seed=s, dp=dp,
+                              client_id=int(k)) for k, s in zip(ids, seeds)]
+    x, y, offsets, sizes = trainer["x"], trainer["y"], trainer["offsets"], trainer["sizes"]
+    idx, mask = batch_plan([sizes[k] for k in ids], [offsets[k] for k in ids], batch_size=batch_size,
+                           local_epochs=local_epochs, seeds=seeds)
+    if trainer["kind"] == "dense":
+        kwargs = {} if dp is None else {"clip_norm": dp.clip_norm, "noise_multiplier": dp.noise_multiplier,
+                                        "seed": client_seed(seed, round_index, _DPSGD_NOISE)}
+        stacked = trainer["run"](global_weights, x, y, idx, mask, learning_rate=learning_rate, **kwargs)
+    else:
+        stacked = trainer["run"](global_weights, x, y, idx, mask, learning_rate=learning_rate)
+    return [ClientUpdate(update=[s[i] for s in stacked], num_examples=sizes[k], client_id=int(k))
+            for i, k in enumerate(ids)]
+
+
+def _make_trainer(model, clients):
+    from fldp_teach.stacked_clients import OneFunctionRound, StackedDenseTrainer, dense_activations
+
+    sizes = [len(c.y) for c in clients]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int)
+    x = np.concatenate([np.asarray(c.x, np.float32) for c in clients])
+    y = np.concatenate([np.asarray(c.y, np.int32) for c in clients])
+    acts = dense_activations(model)
+    run = StackedDenseTrainer(acts) if acts is not None else OneFunctionRound(model)
+    return {"kind": "dense" if acts is not None else "graph", "run": run, "x": x, "y": y,
+            "offsets": offsets, "sizes": sizes}
+
+
+def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_per_round: int | None = None,
+             sampling_rate: float | None = None, local_epochs: int = 1, batch_size: int | None = 32,
+             learning_rate: float = 0.1, mode: str = "none", noise_multiplier: float = 0.0,
+             clip_norm: float = math.inf, delta: float = 1e-5, server_learning_rate: float = 1.0,
+             weighting: str = "num_examples", seed: int | None = 0, progress: bool = True,
+             noise_schedule: Sequence[float] | None = None, adaptive_clipping=None,
+             fast: bool = True) -> History:
+    """Run ``rounds`` rounds of (DP-)FedAvg and return a :class:`History` (see module doc).
+
+    ``model_fn()`` builds the Keras model (logits); its initial weights are θ_g at round 0.
+    Clients per round: ``clients_per_round`` = m fixed (accounted with q = m/K, see
+    :func:`fldp_teach.dp_fedavg.central_epsilon`) or ``sampling_rate`` = q (Poisson; the fixed
+    denominator is qK). ``noise_schedule`` gives z per round (article §3.2 Step 7, claim C6;
+    overrides ``noise_multiplier``); ε adds up every phase. In the DP modes aggregation is
+    uniform over clipped updates (McMahan et al. 2018, w_k = 1); ``weighting`` applies to
+    ``"none"`` and ``"dpsgd"``. ``adaptive_clipping`` (a
+    :class:`fldp_teach.dp_fedavg.AdaptiveClipping`, central mode only) adapts C each round.
+    """
+    from tqdm.auto import tqdm
+
+    if adaptive_clipping is not None and mode != "central":
+        raise ValueError(f"adaptive_clipping needs mode='central', got mode={mode!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    rounds = check_positive_int("rounds", rounds)
+    d = check_open_unit("delta", delta)
+    clients = _clients_of(partition)
+    k_total = len(clients)
+    schedule = [noise_multiplier] * rounds if noise_schedule is None else list(noise_schedule)
+    if len(schedule) != rounds:
+        raise ValueError(f"noise_schedule must have rounds={rounds} entries, got {len(schedule)}")
+    schedule = [check_non_negative("noise_multiplier", z) for z in schedule]
+    c = check_positive("clip_norm", clip_norm, allow_inf=True)
+    if mode != "none" and (math.isinf(c) or min(schedule) <= 0):
+        raise ValueError(f"mode={mode!r} needs a finite clip_norm and noise_multiplier > 0, got "
+                         f"clip_norm={clip_norm!r}, noise multipliers {sorted(set(schedule))}")
+    if clients_per_round is None and sampling_rate is None:
+        clients_per_round = k_total
+    if clients_per_round is not None:
+        m_expected = float(check_positive_int("clients_per_round", clients_per_round))
+        q = m_expected / k_total
+    else:
+        q = check_unit_interval("sampling_rate", sampling_rate)
+        m_expected = q * k_total
+    model = model_fn()
+    eval_model = model_fn()
+    global_weights = [np.asarray(w) for w in model.get_weights()]
+    trainer = _make_trainer(model, clients) if fast else {"kind": "reference"}
+    x_test, y_test = (test_data.x, test_data.y) if hasattr(test_data, "x") else test_data
+    history = History(settings=dict(mode=mode, rounds=rounds, num_clients=k_total,
+                                    clients_per_round=clients_per_round, sampling_rate=q,
+                                    local_epochs=local_epochs, batch_size=batch_size,
+                                    learning_rate=learning_rate, clip_norm=c, delta=d, seed=seed,
+                                    noise_schedule=schedule, server_learning_rate=server_learning_rate))
+    participations = [[] for _ in range(k_total)]
+    for r in tqdm(range(rounds), desc=f"FedAvg ({mode})", disable=not progress):
+        z = schedule[r]
+        ids = sample_clients(k_total, clients_per_round=clients_per_round,
+                             sampling_rate=None if clients_per_round else q,
+                             seed=client_seed(seed, r, _SAMPLING))
+        dp = dpf.DPSGDConfig(clip_norm=c, noise_multiplier=z) if mode == "dpsgd" else None
+        updates = _train_clients(trainer, model, clients, ids, global_weights, round_index=r, seed=seed,
+                                 local_epochs=local_epochs, batch_size=batch_size,
+                                 learning_rate=learning_rate, dp=dp, fast=fast) if len(ids) else []
+        accepted, rejected = screen_updates(updates, global_weights)
+        for u in accepted:
+            participations[u.client_id].append(r)
+        noise_seed = client_seed(seed, r, _SERVER_NOISE)
+        if mode == "central":
+            z_update = z if adaptive_clipping is None else adaptive_clipping.update_noise_multiplier(
+                noise_multiplier=z, clients_per_round=m_expected)
+            mean, info = dpf.central_dp_aggregate(accepted, clip_norm=c, noise_multiplier=z_update,
+                                                  expected_clients_per_round=m_expected, seed=noise_seed,
+                                                  like=global_weights)
+        elif not accepted:
+            mean = None
+        elif mode == "local":
+            noised = [dpf.local_dp_update(u, clip_norm=c, noise_multiplier=z,
+                                          seed=client_seed(seed, r, _CLIENT_NOISE + u.client_id)) for u in accepted]
+            mean = aggregate(noised, weighting="uniform")
+        elif mode == "distributed":
+            shares = [dpf.distributed_dp_share(u, clip_norm=c, noise_multiplier=z, clients_per_round=m_expected,
+                                               seed=client_seed(seed, r, _CLIENT_NOISE + u.client_id)) for u in accepted]
+            mean = [t / m_expected for t in dpf.secure_sum(shares)]
+        else:
+            mean = aggregate(accepted, weighting=weighting)
+        clip_used = c
+        if mode == "central" and adaptive_clipping is not None:
+            c = adaptive_clipping.next_clip_norm(info["update_norms"], clip_norm=c,
+                                                 clients_per_round=m_expected, seed=client_seed(seed, r, _CLIP_COUNT))
+        if mean is None:
+            logger.warning("round %d: no client update accepted, global model unchanged", r)
+        else:
+            global_weights = server_update(global_weights, mean, server_learning_rate=server_learning_rate)
+        record = dict(round=r + 1, participants=len(accepted), rejected=list(rejected),
+                      model_unchanged=mean is None, clip_norm=clip_used, noise_multiplier=z if mode != "none" else 0.0,
+                      bytes_down=len(ids) * weights_nbytes(global_weights),
+                      bytes_up=len(accepted) * weights_nbytes(global_weights),
+                      epsilon=_epsilon(mode, schedule[: r + 1], q, d, participations, clients,
+                                       batch_size, local_epochs))
+        record.update(evaluate(eval_model, global_weights, x_test, y_test))
+        history.records.append(record)
+    history.final_weights = global_weights
+    return history
+
+
+def _epsilon(mode, schedule, q, delta, participations, clients, batch_size, local_epochs) -> float:
+    """ε spent after the rounds in ``schedule`` (see each accountant's docstring)."""
+    if mode == "none":
+        return math.inf
+    if mode in ("central", "distributed"):
+        return dpf.central_epsilon(noise_multipliers=schedule, sampling_rate=q, delta=delta)
+    if mode == "local":
+        return dpf.local_epsilon(noise_multipliers=schedule, participations=participations, delta=delta)
+    return dpf.record_level_epsilon(noise_multipliers=schedule, participations=participations,
+                                    num_examples=[len(c.y) for c in clients], batch_size=batch_size,
+                                    local_epochs=local_epochs, delta=delta)

@@ -1,0 +1,156 @@
+"""The simulate driver and its fast paths: fast == reference, accuracy, robustness, AUC."""
+import functools
+import logging
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from fldp_teach import models
+from fldp_teach.datasets import ClientData, load_breast_cancer
+from fldp_teach.fedavg import client_update
+from fldp_teach.partition import partition_iid
+from fldp_teach.simulation import roc_auc, simulate
+from fldp_teach.stacked_clients import OneFunctionRound, StackedDenseTrainer, batch_plan, dense_activations
+
+
+def _clients(sizes, shape, num_classes, seed):
+    rng = np.random.default_rng(seed)
+    n = sum(sizes)
+    x = rng.normal(size=(n,) + shape).astype(np.float32)
+    y = rng.integers(0, num_classes, n).astype(np.int32)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    return x, y, offsets
+
+
+def _reference(model, weights, x, y, sizes, offsets, seeds, **kw):
+    return [client_update(model, weights, ClientData(x[o:o + n], y[o:o + n]), seed=s, **kw).update
+            for n, o, s in zip(sizes, offsets, seeds)]
+
+
+def _assert_same(stacked, reference, atol):
+    for c, ref in enumerate(reference):
+        for j, r in enumerate(ref):
+            np.testing.assert_allclose(stacked[j][c], r, atol=atol)
+
+
+def test_stacked_dense_path_equals_reference_client_update():
+    sizes, seeds = [37, 50, 23], [11, 12, 13]
+    x, y, offsets = _clients(sizes, (6,), 3, seed=0)
+    model = models.mlp(6, num_classes=3, hidden_units=(8,), seed=1)
+    g = model.get_weights()
+    kw = dict(local_epochs=2, batch_size=10, learning_rate=0.1)
+    idx, mask = batch_plan(sizes, offsets, batch_size=10, local_epochs=2, seeds=seeds)
+    fast = StackedDenseTrainer(dense_activations(model))(g, x, y, idx, mask, learning_rate=0.1)
+    _assert_same(fast, _reference(model, g, x, y, sizes, offsets, seeds, **kw), atol=1e-5)
+
+
+def test_stacked_dp_sgd_path_clips_like_the_reference_dp_sgd():
+    """With z = 0 the DP-SGD step is deterministic: per-example clip to C, mean."""
+    from fldp_teach.dp_fedavg import DPSGDConfig
+
+    sizes, seeds = [17, 9], [3, 4]
+    x, y, offsets = _clients(sizes, (5,), 2, seed=1)
+    model = models.logistic_regression(5, seed=2)
+    g = model.get_weights()
+    idx, mask = batch_plan(sizes, offsets, batch_size=4, local_epochs=1, seeds=seeds)
+    fast = StackedDenseTrainer(dense_activations(model))(g, x, y, idx, mask, learning_rate=0.5, clip_norm=0.05)
+    ref = _reference(model, g, x, y, sizes, offsets, seeds, local_epochs=1, batch_size=4, learning_rate=0.5,
+                     dp=DPSGDConfig(clip_norm=0.05, noise_multiplier=0.0))
+    _assert_same(fast, ref, atol=1e-6)
+    plain = StackedDenseTrainer(dense_activations(model))(g, x, y, idx, mask, learning_rate=0.5)
+    assert np.abs(plain[0] - fast[0]).max() > 1e-3  # clipping did bite
+
+
+def test_one_function_cnn_round_equals_reference_client_update():
+    sizes, seeds = [9, 14, 6], [5, 6, 7]
+    x, y, offsets = _clients(sizes, (8, 8, 1), 10, seed=2)
+    model = models.small_cnn(input_shape=(8, 8, 1), num_classes=10, seed=3)
+    g = model.get_weights()
+    idx, mask = batch_plan(sizes, offsets, batch_size=4, local_epochs=1, seeds=seeds)
+    fast = OneFunctionRound(models.small_cnn(input_shape=(8, 8, 1), num_classes=10, seed=3))(
+        g, x, y, idx, mask, learning_rate=0.05)
+    ref = _reference(model, g, x, y, sizes, offsets, seeds, local_epochs=1, batch_size=4, learning_rate=0.05)
+    _assert_same(fast, ref, atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    return load_breast_cancer(seed=0)
+
+
+def _logreg(ds):
+    return functools.partial(models.logistic_regression, ds.num_features, seed=0)
+
+
+def test_fast_and_reference_simulations_agree(cancer):
+    part = partition_iid(cancer.x_train, cancer.y_train, num_clients=4, seed=0)
+    kw = dict(rounds=2, local_epochs=1, batch_size=32, learning_rate=0.1, progress=False, seed=1)
+    fast = simulate(_logreg(cancer), part, (cancer.x_test, cancer.y_test), **kw)
+    slow = simulate(_logreg(cancer), part, (cancer.x_test, cancer.y_test), fast=False, **kw)
+    for a, b in zip(fast.final_weights, slow.final_weights):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_non_private_fedavg_on_breast_cancer_reaches_95_percent(cancer):
+    part = partition_iid(cancer.x_train, cancer.y_train, num_clients=4, seed=0)
+    h = simulate(_logreg(cancer), part, (cancer.x_test, cancer.y_test), rounds=10, local_epochs=1,
+                 batch_size=16, learning_rate=0.1, progress=False, seed=0)
+    assert h.records[-1]["accuracy"] >= 0.95 and h.records[-1]["auc"] > 0.98
+    assert np.isinf(h.records[-1]["epsilon"])
+    n_bytes = (cancer.num_features + 1) * 2 * 4
+    assert h.records[0]["bytes_down"] == 4 * n_bytes == h.records[0]["bytes_up"]
+    assert "accuracy" in h.table().splitlines()[0] and len(h.table().splitlines()) == 11
+
+
+def test_central_dp_fedavg_100_clients_reaches_90_percent_at_epsilon_below_3(cancer):
+    part = partition_iid(cancer.x_train, cancer.y_train, num_clients=100, seed=0)
+    h = simulate(_logreg(cancer), part, (cancer.x_test, cancer.y_test), rounds=20, clients_per_round=20,
+                 local_epochs=2, batch_size=None, learning_rate=0.5, mode="central", noise_multiplier=1.8,
+                 clip_norm=1.0, delta=1e-5, progress=False, seed=0)
+    assert h.records[-1]["epsilon"] <= 3.0
+    assert h.records[-1]["accuracy"] >= 0.90
+    assert np.all(np.diff(h.column("epsilon")) > 0)
+
+
+def test_nan_and_wrong_clients_are_rejected_and_the_round_goes_on(cancer, caplog):
+    x, y = cancer.x_train[:200], cancer.y_train[:200]
+    bad_x = x[150:].copy()
+    bad_x[0, 0] = np.nan
+    clients = [(x[:50], y[:50]), (x[50:100], y[50:100]), (x[100:150], y[100:150]), (bad_x, y[150:])]
+    with caplog.at_level(logging.WARNING):
+        h = simulate(_logreg(cancer), clients, (cancer.x_test, cancer.y_test), rounds=2, batch_size=16,
+                     progress=False)
+    assert h.records[0]["participants"] == 3
+    assert h.records[0]["rejected"] == [(3, "tensor 0 contains NaN or Inf")]
+    assert any("rejected client 3" in r.message for r in caplog.records)
+    assert h.records[-1]["accuracy"] > 0.9
+
+    initial = models.logistic_regression(cancer.num_features, seed=0).get_weights()
+    h = simulate(_logreg(cancer), [(bad_x, y[150:])], (cancer.x_test, cancer.y_test), rounds=1, progress=False)
+    assert h.records[0]["model_unchanged"] and h.records[0]["participants"] == 0
+    for a, b in zip(h.final_weights, initial):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_simulate_validates_its_arguments(cancer):
+    part = [(cancer.x_train[:20], cancer.y_train[:20])]
+    test = (cancer.x_test, cancer.y_test)
+    with pytest.raises(ValueError, match="mode"):
+        simulate(_logreg(cancer), part, test, rounds=1, mode="global", progress=False)
+    with pytest.raises(ValueError, match="clip_norm"):
+        simulate(_logreg(cancer), part, test, rounds=1, mode="central", noise_multiplier=1.0, progress=False)
+    with pytest.raises(ValueError, match="noise_schedule"):
+        simulate(_logreg(cancer), part, test, rounds=2, mode="central", clip_norm=1.0,
+                 noise_schedule=[1.0], progress=False)
+    with pytest.raises(ValueError, match="delta"):
+        simulate(_logreg(cancer), part, test, rounds=1, delta=float("nan"), progress=False)
+
+
+def test_roc_auc_matches_sklearn_with_ties():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    s = np.round(rng.normal(size=200) + y, 1)  # rounding creates ties
+    assert roc_auc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert roc_auc([1, 1, 0, 0], [0.9, 0.8, 0.1, 0.2]) == 1.0
+    assert np.isnan(roc_auc([1, 1], [0.2, 0.3]))
