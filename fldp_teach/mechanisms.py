@@ -155,7 +155,7 @@ def classic_gaussian_stddev(*, epsilon, delta, l2_sensitivity) -> float:
     """σ = Δ₂·sqrt(2 ln(1.25/δ))/ε, the classical Gaussian mechanism (Dwork & Roth 2014, Thm A.1).
 
     The theorem is proved only for 0 < ε < 1. For larger ε the formula can be wrong: σ ∝ 1/ε
-    shrinks too fast (Balle & Wang 2018, §2; the exact requirement decays like 1/sqrt(ε)). E.g. at
+    shrinks too fast, while the exact requirement decays only like 1/sqrt(ε) (Balle & Wang 2018). E.g. at
     ε = 10, δ = 1e-5, Δ₂ = 1 it gives σ ≈ 0.4845, whose exact δ (:func:`analytic_gaussian_delta`)
     is ≈ 2.3e-5 > δ. We therefore *refuse* ε ≥ 1 with a ValueError rather than warn: a silent
     wrong privacy claim is worse than an error. Use :func:`analytic_gaussian_stddev`, valid for
@@ -266,7 +266,7 @@ def gaussian_privacy_loss(output, *, value_a, value_b, stddev):
     """Privacy loss ln[p_a(y)/p_b(y)] = ((y − b)² − (y − a)²)/(2σ²) of N(a, σ²) vs N(b, σ²).
 
     Unbounded in y (hence δ > 0 is needed); it is N(μ, 2μ) with μ = (a − b)²/(2σ²) when y ~ N(a, σ²)
-    (Dwork & Roth 2014, proof of Thm A.1; Balle & Wang 2018, Lemma 3).
+    (the privacy loss random variable: Dwork & Roth 2014, proof of Thm A.1; Balle & Wang 2018).
     """
     stddev = check_positive("stddev", stddev)
     y = np.asarray(output, dtype=float)
@@ -293,6 +293,7 @@ def randomized_response(bits, *, epsilon, seed=None):
     bits = np.asarray(bits)
     if not np.all((bits == 0) | (bits == 1)):
         raise ValueError(f"bits must be 0/1, got values {np.unique(bits)[:5]!r}")
+    bits = bits.astype(np.int64)  # also accepts booleans
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(
         None if seed is None else check_non_negative_int("seed", seed))
     truthful = rng.random(bits.shape) < p

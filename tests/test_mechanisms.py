@@ -240,6 +240,11 @@ def test_randomized_response_estimator_unbiased_and_standard_error():
     assert se == pytest.approx(math.sqrt(lam * (1 - lam) / n) / (2 * p - 1), rel=1e-14)
 
 
+def test_randomized_response_accepts_booleans():
+    out = M.randomized_response(np.array([True, False] * 50), epsilon=20.0, seed=0)  # p = 1 - 2e-9
+    np.testing.assert_array_equal(out, np.array([1, 0] * 50))
+
+
 def test_randomized_response_rejects_non_bits():
     with pytest.raises(ValueError, match="bits"):
         M.randomized_response(np.array([0, 2]), epsilon=1.0)
