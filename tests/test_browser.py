@@ -11,10 +11,13 @@ under ``CI=true`` a missing Chromium fails instead. Install it with
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Mapping
 
 import nbformat
 import pytest
@@ -197,3 +200,58 @@ def test_harness_reports_error_output(open_notebook):
     notebook = open_notebook("selftest/error.ipynb")
     with pytest.raises(NotebookError, match="ZeroDivisionError"):
         notebook.run_all(timeout=RUN_ALL_TIMEOUT_S)
+
+
+# --------------------------------------------------------------------------- course notebooks
+@dataclass(frozen=True)
+class SliderCheck:
+    """What the test does in one course notebook: Run All, move ``slider`` by ``presses`` arrow
+    keys (negative: ArrowLeft), then the line ``printed = value`` in the slider's output area
+    must equal ``expected(values)`` to 3 decimals, where ``values`` maps every name in
+    ``reads`` (slider descriptions, the moved one included) to that slider's readout."""
+
+    notebook: str                     # file name under notebooks/
+    slider: str                       # the slider's description
+    presses: int
+    printed: str                      # the name in the printed line "name = 1.234"
+    expected: Callable[[Mapping[str, float]], float]
+    reads: tuple[str, ...]
+    source: str                       # where the formula comes from (for the reader)
+    readme_image: bool = False        # also save the widget area as the README's picture
+
+
+COURSE_CHECKS = [
+    SliderCheck("00_setup_and_tour.ipynb", slider="ε", presses=4, printed="e^ε",
+                expected=lambda v: math.exp(v["ε"]), reads=("ε",),
+                source="e^ε, the factor bounding the probability ratio (Dwork & Roth 2014, Def. 2.4)"),
+]
+COURSE_CHECKS = [c for c in COURSE_CHECKS if (ROOT / "notebooks" / c.notebook).exists()]
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("check", COURSE_CHECKS, ids=[c.notebook[:2] for c in COURSE_CHECKS])
+def test_course_notebook_runs_and_slider_updates(open_notebook, check):
+    """Run All in quick mode shows no error; moving the slider redraws the plot and the printed
+    value follows the library's formula for the new slider value."""
+    stem = Path(check.notebook).stem
+    notebook = open_notebook(f"notebooks/{check.notebook}")
+    TIMES[f"{stem}: run all"] = round(notebook.run_all(timeout=RUN_ALL_TIMEOUT_S), 1)
+    slider = notebook.slider(check.slider)
+    before = slider.wait_rendered(timeout=SLIDER_TIMEOUT_S)
+    slider.cell.scroll_into_view_if_needed()
+    notebook.page.screenshot(path=str(ARTIFACTS / f"{stem}_after_run_all.png"))
+    slider.screenshot(ARTIFACTS / f"{stem}_widget_before.png")
+
+    def expected(_value: float) -> float:
+        return check.expected({name: notebook.slider(name).value() for name in check.reads})
+
+    start = time.monotonic()
+    slider.press("ArrowRight" if check.presses > 0 else "ArrowLeft", abs(check.presses))
+    value, printed = slider.wait_updated(before, name=check.printed, expected=expected,
+                                         timeout=SLIDER_TIMEOUT_S)
+    TIMES[f"{stem}: slider update"] = round(time.monotonic() - start, 1)
+    slider.screenshot(ARTIFACTS / f"{stem}_widget_after.png")
+    if check.readme_image:   # the lead copies it to docs/img/notebook_sliders.png (< 150 KB)
+        slider.screenshot(ARTIFACTS / "notebook_sliders.png")
+    assert value != float(before.readout)
+    assert notebook.error_outputs() == []

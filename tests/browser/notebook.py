@@ -53,8 +53,16 @@ class Notebook:
         a kernel reporting "Idle" are in the status bar."""
         page.goto(url, timeout=timeout * 1000)
         notebook = cls(page, name)
-        wait_for(lambda: name in notebook.status_text() and "Idle" in notebook.status_text(),
-                 timeout=timeout, what=f"{name} to open with an idle kernel",
+
+        def ready() -> bool:
+            dialogs = page.locator(".jp-Dialog")
+            if dialogs.count():   # e.g. "Select Kernel": the notebook has no usable kernelspec
+                raise NotebookError(f"{name}: a dialog blocks the notebook: "
+                                    f"{dialogs.first.inner_text()!r}")
+            status = notebook.status_text()
+            return name in status and "Idle" in status
+
+        wait_for(ready, timeout=timeout, what=f"{name} to open with an idle kernel",
                  describe=notebook.status_text, interval=0.5)
         return notebook
 
