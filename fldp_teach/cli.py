@@ -1,0 +1,139 @@
+"""The ``fldp-teach`` command line.
+
+    fldp-teach privacy --sampling-rate 0.004267 --noise-multiplier 1.1 --steps 14063 --delta 1e-5
+    fldp-teach privacy --batch-size 256 --num-examples 60000 --epochs 60 --noise-multiplier 1.1
+    fldp-teach privacy --batch-size 256 --num-examples 60000 --epochs 60 --target-epsilon 3
+
+Each sub-command is one ``add_parser`` block in a ``_register_*`` function plus one handler,
+listed in ``SUBCOMMANDS``. Importing this module imports no TensorFlow (sub-commands that need
+it import it inside their handler). Also runs as ``python -m fldp_teach.cli``.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+__all__ = ["main", "SUBCOMMANDS"]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``fldp-teach privacy: error: ...`` and exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# ---------------------------------------------------------------------------------- privacy
+def _register_privacy(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "privacy",
+        help="what ε does DP-SGD give, or what noise multiplier does a target ε need?",
+        description="RDP accounting of DP-SGD with Poisson sampling (exact sampled-Gaussian RDP). "
+        "Give the sampling rate q directly, or --batch-size B with --num-examples N (q = B/N); "
+        "the number of steps T directly, or --epochs E (T = ceil(E·N/B)).",
+    )
+    p.add_argument("--sampling-rate", type=float, help="q, probability an example is in a batch")
+    p.add_argument("--batch-size", type=int, help="B (expected batch size), with --num-examples")
+    p.add_argument("--num-examples", type=int, help="N, size of the training set")
+    p.add_argument("--steps", type=int, help="T, number of noisy gradient steps")
+    p.add_argument("--epochs", type=float, help="E, epochs (needs --num-examples and --batch-size)")
+    p.add_argument("--delta", type=float, default=1e-5, help="δ (default 1e-5; keep δ < 1/N)")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--noise-multiplier", type=float, help="z = σ/C: report ε")
+    group.add_argument("--target-epsilon", type=float, help="target ε: report the z it needs")
+    return p
+
+
+def _privacy_setting(args, parser):
+    """(q, T) from the flags, or a one-line usage error."""
+    if args.sampling_rate is not None:
+        if args.batch_size is not None:
+            parser.error("give --sampling-rate or --batch-size/--num-examples, not both")
+        q = args.sampling_rate
+    elif args.batch_size is not None and args.num_examples is not None:
+        if args.num_examples < 1 or not 1 <= args.batch_size <= args.num_examples:
+            parser.error(
+                f"need 1 <= --batch-size <= --num-examples, got {args.batch_size} and "
+                f"{args.num_examples}"
+            )
+        q = args.batch_size / args.num_examples
+    else:
+        parser.error("give --sampling-rate, or --batch-size with --num-examples")
+    if args.steps is not None:
+        if args.epochs is not None:
+            parser.error("give --steps or --epochs, not both")
+        steps = args.steps
+    elif args.epochs is not None:
+        if args.batch_size is None or args.num_examples is None:
+            parser.error("--epochs needs --batch-size and --num-examples")
+        if not args.epochs >= 0:
+            parser.error(f"--epochs must be >= 0, got {args.epochs}")
+        steps = math.ceil(args.epochs * args.num_examples / args.batch_size)
+    else:
+        parser.error("give --steps, or --epochs with --batch-size and --num-examples")
+    return q, steps
+
+
+def _run_privacy(args, parser) -> int:
+    from fldp_teach import accounting as acc
+
+    q, steps = _privacy_setting(args, parser)
+    header = f"Poisson sampling q = {q:.6g}, steps T = {steps}, delta = {args.delta:g}"
+    if args.target_epsilon is not None:
+        z = acc.calibrate_noise_multiplier(
+            target_epsilon=args.target_epsilon, sampling_rate=q, steps=steps, delta=args.delta
+        )
+        eps = acc.dp_sgd_epsilon(sampling_rate=q, noise_multiplier=z, steps=steps, delta=args.delta)
+        print(header)
+        print(f"noise multiplier z = {z:.4f}  (gives epsilon = {eps:.4f} <= {args.target_epsilon:g},"
+              " improved conversion)")
+        return 0
+    z = args.noise_multiplier
+    accountant = acc.RdpAccountant().compose(
+        acc.SampledGaussian(noise_multiplier=z, sampling_rate=q, steps=steps)
+    )
+    results = [
+        (conversion, source, *accountant.epsilon_and_order(delta=args.delta, conversion=conversion))
+        for conversion, source in (
+            ("improved", "Balle et al. 2020, Thm 21"),
+            ("classic", "Mironov 2017, Prop. 3"),
+        )
+    ]
+    print(header)
+    print(f"noise multiplier z = {z:g}")
+    for conversion, source, eps, order in results:
+        print(f"epsilon = {eps:.4f}  ({conversion} conversion, {source}; optimal order {order:g})")
+    return 0
+
+
+#: sub-command name → (register(subparsers) -> parser, handler(args, parser) -> exit code)
+SUBCOMMANDS = {
+    "privacy": (_register_privacy, _run_privacy),
+}
+
+
+def _build_parser():
+    parser = _Parser(
+        prog="fldp-teach", description="Federated learning with differential privacy, for teaching."
+    )
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+    parsers = {name: register(sub) for name, (register, _) in SUBCOMMANDS.items()}
+    return parser, parsers
+
+
+def main(argv=None) -> int:
+    """Entry point of ``fldp-teach``. Bad input: one line on stderr, exit code 2."""
+    parser, parsers = _build_parser()
+    args = parser.parse_args(argv)
+    sub_parser = parsers[args.command]
+    try:
+        return SUBCOMMANDS[args.command][1](args, sub_parser)
+    except ValueError as err:  # the library's loud validation, shown as a usage error
+        sub_parser.error(str(err))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
