@@ -200,8 +200,11 @@ def central_epsilon(*, noise_multipliers: Sequence[float], sampling_rate: float,
     q = check_unit_interval("sampling_rate", sampling_rate)
     d = check_open_unit("delta", delta)
     accountant = RdpAccountant()
+    first = 1
     for z, steps in _phases(noise_multipliers):
-        accountant.compose(SampledGaussian(noise_multiplier=z, sampling_rate=q, steps=steps))
+        accountant.compose(SampledGaussian(noise_multiplier=z, sampling_rate=q, steps=steps),
+                           label=f"rounds {first}-{first + steps - 1}: z={z:g}, q={q:g}")
+        first += steps
     eps = accountant.epsilon(delta=d)
     return (eps, accountant.ledger) if return_ledger else eps
 
