@@ -24,7 +24,7 @@ import pytest
 
 from browser.chromium import find_chromium, playwright_browser
 from browser.jupyterlab import running_jupyterlab
-from browser.notebook import Notebook, NotebookError
+from browser.notebook import Notebook, NotebookError, rounding_tolerance
 from browser.processes import WaitTimeout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,6 +161,12 @@ def _write_self_test_notebooks(directory: Path) -> None:
     nbformat.write(error_nb, directory / "error.ipynb")
 
 
+@pytest.mark.parametrize("printed, tolerance", [("1.234", 5e-4), ("2", 0.5), ("0.50", 5e-3),
+                                                 ("3e-05", 5e-6), ("1.25E+2", 0.5)])
+def test_rounding_tolerance_is_half_a_unit_in_the_last_printed_digit(printed, tolerance):
+    assert rounding_tolerance(printed) == pytest.approx(tolerance, rel=1e-6)
+
+
 @pytest.mark.timeout(600)
 def test_harness_self_test(open_notebook):
     """Open, Run All, move the ε slider 1.0 → 1.5 by five ArrowRight presses: the plot image
@@ -208,7 +214,8 @@ class SliderCheck:
     """What the test does in one course notebook: Run All, move ``slider`` by ``presses`` arrow
     keys (negative: ArrowLeft), then the line ``printed = value`` in the slider's output area
     must equal ``expected(values)`` to 3 decimals, where ``values`` maps every name in
-    ``reads`` (slider descriptions, the moved one included) to that slider's readout."""
+    ``reads`` (descriptions of sliders in the same widget, the moved one included) to that
+    slider's readout. ``occurrence`` picks the n-th slider of that name (default: the only one)."""
 
     notebook: str                     # file name under notebooks/
     slider: str                       # the slider's description
@@ -218,6 +225,7 @@ class SliderCheck:
     reads: tuple[str, ...]
     source: str                       # where the formula comes from (for the reader)
     readme_image: bool = False        # also save the widget area as the README's picture
+    occurrence: int | None = None
 
 
 COURSE_CHECKS = [
@@ -236,14 +244,14 @@ def test_course_notebook_runs_and_slider_updates(open_notebook, check):
     stem = Path(check.notebook).stem
     notebook = open_notebook(f"notebooks/{check.notebook}")
     TIMES[f"{stem}: run all"] = round(notebook.run_all(timeout=RUN_ALL_TIMEOUT_S), 1)
-    slider = notebook.slider(check.slider)
+    slider = notebook.slider(check.slider, occurrence=check.occurrence)
     before = slider.wait_rendered(timeout=SLIDER_TIMEOUT_S)
     slider.cell.scroll_into_view_if_needed()
     notebook.page.screenshot(path=str(ARTIFACTS / f"{stem}_after_run_all.png"))
     slider.screenshot(ARTIFACTS / f"{stem}_widget_before.png")
 
     def expected(_value: float) -> float:
-        return check.expected({name: notebook.slider(name).value() for name in check.reads})
+        return check.expected({name: slider.sibling(name).value() for name in check.reads})
 
     start = time.monotonic()
     slider.press("ArrowRight" if check.presses > 0 else "ArrowLeft", abs(check.presses))

@@ -28,6 +28,14 @@ _CELL_STATES_JS = """
 """
 
 
+def rounding_tolerance(printed: str) -> float:
+    """Half a unit in the last printed digit of ``printed`` (``"1.234"`` → 0.0005,
+    ``"3e-05"`` → 5e-06), plus a hair for binary floating point."""
+    mantissa, _, exponent = printed.lower().partition("e")
+    decimals = len(mantissa.partition(".")[2])
+    return 0.5 * 10.0 ** (int(exponent or 0) - decimals) * (1 + 1e-9)
+
+
 class NotebookError(AssertionError):
     """A notebook showed error output or its kernel died."""
 
@@ -128,17 +136,17 @@ class Notebook:
                  what=f"{self.name}'s kernel to be idle", describe=self.kernel_status)
 
     # ---- widgets -------------------------------------------------------------------------
-    def slider(self, description: str) -> "Slider":
-        """The one ipywidgets slider whose description label reads exactly ``description``."""
-        label = self.page.locator(".widget-label", has_text=re.compile(
-            r"^\s*" + re.escape(description) + r"\s*$"))
-        sliders = self.page.locator(".widget-slider").filter(has=label)
-        count = sliders.count()
-        if count != 1:
-            found = self.page.locator(".widget-slider .widget-label").all_inner_texts()
-            raise AssertionError(f"{self.name}: expected one slider labelled {description!r}, "
-                                 f"found {count}; slider labels present: {found}")
-        return Slider(self, description, sliders.first)
+    def slider(self, description: str, *, occurrence: int | None = None) -> "Slider":
+        """The ipywidgets slider whose description label reads exactly ``description``: the
+        only one in the notebook, or (``occurrence`` = 0, 1, ...) the n-th in reading order."""
+        return Slider.find(self, self.page, description, occurrence=occurrence)
+
+
+def _labelled_sliders(page, scope, description: str):
+    # a `has=` locator is queried relative to each candidate, so it is built from the page
+    label = page.locator(".widget-label", has_text=re.compile(
+        r"^\s*" + re.escape(description) + r"\s*$"))
+    return scope.locator(".widget-slider").filter(has=label)
 
 
 class Slider:
@@ -149,8 +157,25 @@ class Slider:
         self.description = description
         self.locator = locator
         # the code cell whose output area holds this slider (and the widget's output area)
-        self.cell = notebook.page.locator(".jp-CodeCell").filter(has=locator)
+        self.cell = locator.locator(
+            "xpath=ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' jp-CodeCell ')]")
         self.handle = locator.locator(".noUi-handle")
+
+    @classmethod
+    def find(cls, notebook: Notebook, scope, description: str, *,
+             occurrence: int | None = None) -> "Slider":
+        sliders = _labelled_sliders(notebook.page, scope, description)
+        count = sliders.count()
+        if (count != 1) if occurrence is None else not (0 <= occurrence < count):
+            found = scope.locator(".widget-slider .widget-label").all_inner_texts()
+            raise AssertionError(
+                f"{notebook.name}: expected {'one slider' if occurrence is None else f'slider #{occurrence}'}"
+                f" labelled {description!r}, found {count}; slider labels here: {found}")
+        return cls(notebook, description, sliders.nth(occurrence or 0))
+
+    def sibling(self, description: str) -> "Slider":
+        """The slider labelled ``description`` in the same cell (the same widget) as this one."""
+        return Slider.find(self.notebook, self.cell, description)
 
     def readout(self) -> str:
         return self.locator.locator(".widget-readout").inner_text(timeout=5_000).strip()
@@ -170,11 +195,15 @@ class Slider:
     def state(self) -> SliderState:
         return SliderState(self.readout(), self.image_src(), self.output_text())
 
-    def printed(self, name: str) -> float | None:
-        """The number in the last printed line ``name = value`` of this cell's output."""
+    def printed_text(self, name: str) -> str | None:
+        """The number, as printed, in the last line ``name = value`` of this cell's output."""
         matches = re.findall(r"(?m)^\s*" + re.escape(name) + r"\s*=\s*(" + NUMBER + r")",
                              self.output_text())
-        return float(matches[-1]) if matches else None
+        return matches[-1] if matches else None
+
+    def printed(self, name: str) -> float | None:
+        text = self.printed_text(name)
+        return None if text is None else float(text)
 
     def wait_rendered(self, *, timeout: float = 60.0) -> SliderState:
         """Wait until the widget's output area shows a plot image; return the state."""
@@ -190,12 +219,12 @@ class Slider:
         for _ in range(times):
             self.handle.press(key)
 
-    def wait_updated(self, before: SliderState, *, name: str, expected, timeout: float = 90.0,
-                     tolerance: float = 5e-4) -> tuple[float, float]:
+    def wait_updated(self, before: SliderState, *, name: str, expected,
+                     timeout: float = 90.0) -> tuple[float, float]:
         """After moving the slider: wait until the readout differs from ``before``, the plot
         image differs, the kernel is idle, no error shows, and the printed ``name = value``
-        equals ``expected(slider value)`` within ``tolerance`` (half a unit in the third
-        decimal: values are printed with ``:.3f``). Return (slider value, printed value)."""
+        equals ``expected(slider value)`` rounded as printed (within half a unit of the last
+        printed digit, e.g. ±0.0005 for ``:.3f``). Return (slider value, printed value)."""
         notebook = self.notebook
         seen = {}
 
@@ -211,13 +240,13 @@ class Slider:
             if now.readout == before.readout or not now.image_src \
                     or now.image_src == before.image_src:
                 return None
-            printed = self.printed(name)
-            if printed is None:
+            text = self.printed_text(name)
+            if text is None:
                 return None
-            value = float(now.readout)
+            printed, value = float(text), float(now.readout)
             want = float(expected(value))
             seen["check"] = (value, printed, want)
-            return (value, printed) if abs(printed - want) <= tolerance else None
+            return (value, printed) if abs(printed - want) <= rounding_tolerance(text) else None
 
         def describe():
             state = seen.get("state")
