@@ -34,12 +34,14 @@ from typing import NamedTuple, Sequence
 import tensorflow as tf
 
 from fldp_teach._validation import check_non_negative, check_positive
+from fldp_teach.clipping import clip_per_example
 
 __all__ = [
     "ClippedSum",
     "per_example_loss",
     "per_example_gradients",
     "per_example_global_norms",
+    "clip_factors",
     "clip_gradients",
     "sum_gradients",
     "add_noise",
@@ -97,8 +99,8 @@ def per_example_global_norms(grads):
 
 def clip_factors(norms, *, clip_norm):
     """c_i = 1 / max(1, ‖g_i‖/C) = min(1, C/‖g_i‖), so that ‖c_i g_i‖ ≤ C (Alg. 1, "Clip
-    gradient"). A zero gradient keeps c_i = 1; C = ∞ gives c_i = 1 (no clipping)."""
-    return 1.0 / tf.maximum(1.0, norms / clip_norm)
+    gradient"). A zero gradient keeps c_i = 1 (C/0 = ∞); C = ∞ gives c_i = 1 (no clipping)."""
+    return tf.minimum(tf.constant(1.0, norms.dtype), clip_norm / norms)
 
 
 def clip_gradients(grads, *, clip_norm):
@@ -106,11 +108,9 @@ def clip_gradients(grads, *, clip_norm):
 
     ``grads`` are per-example gradients (leading axis = example); returns ``(clipped, norms)``
     with the norms *before* clipping. Each example is scaled as a whole (all layers by the
-    same factor): the bound is on the norm of the full gradient vector."""
-    norms = per_example_global_norms(grads)
-    factors = clip_factors(norms, clip_norm=clip_norm)
-    clipped = [g * tf.reshape(factors, [-1] + [1] * (len(g.shape) - 1)) for g in grads]
-    return clipped, norms
+    same factor): the bound is on the norm of the full gradient vector. This is
+    ``fldp_teach.clipping.clip_per_example`` (taught in the clipping notebook)."""
+    return clip_per_example(list(grads), clip_norm=clip_norm)
 
 
 def sum_gradients(clipped):

@@ -41,6 +41,8 @@ slower). Taught in the DP-SGD notebook (the "why is DP-SGD slow and how to fix i
 """
 from __future__ import annotations
 
+import math
+
 import keras
 import tensorflow as tf
 
@@ -148,8 +150,11 @@ def _forward(model, x):
 
 # ------------------------------------------------------------------------ per-layer norms²
 def _as_sequence(t):
-    """[B, ..., d] → [B, T, d], T = product of the middle axes (1 for a plain vector)."""
-    return tf.reshape(t, [tf.shape(t)[0], -1, t.shape[-1]])
+    """[B, ..., d] → [B, T, d], T = product of the middle axes (static when they are, so
+    that the choice of form below is made once, when the step is traced)."""
+    middle = t.shape[1:-1]
+    steps = math.prod(middle) if None not in middle else -1
+    return tf.reshape(t, [tf.shape(t)[0], steps, t.shape[-1]])
 
 
 def dense_norms_squared(a, g, *, use_bias=True):
@@ -179,7 +184,8 @@ def embedding_norms_squared(ids, g):
     [B, T], g = ∂L/∂z [B, d] or [B, T, d]."""
     if len(ids.shape) == 1:
         return tf.reduce_sum(g * g, axis=1)
-    ids, g = tf.reshape(ids, [tf.shape(ids)[0], -1]), _as_sequence(g)
+    g = _as_sequence(g)
+    ids = tf.reshape(ids, [tf.shape(ids)[0], g.shape[1] or -1])
     same_id = tf.cast(ids[:, :, None] == ids[:, None, :], g.dtype)
     return tf.reduce_sum(same_id * tf.matmul(g, g, transpose_b=True), axis=[1, 2])
 

@@ -1,0 +1,98 @@
+"""How much does privacy cost per step? DP-SGD vs non-private SGD, step time.
+
+Times one training step (median over repeats, after warm-up, all in this process) of
+
+* ``sgd``:        the non-private step (mean gradient of the batch, ``make_sgd_train_step``);
+* ``vectorized``: DP-SGD with per-example gradients from ``tf.vectorized_map``
+                  (``dpsgd.clipped_gradient_sum_vectorized``, what the notebooks show);
+* ``fast``:       DP-SGD with per-layer ghost norms + a second backward pass
+                  (``ghost_norms.clipped_gradient_sum_fast``),
+
+for the McMahan CNN (28×28×1, random data), the small CNN (8×8×1) and an MLP and a logistic
+regression on 30 features (the breast-cancer shape), at B = 32/128/256, and prints the
+ratio DP / non-private. Random data is enough: step time does not depend on the values.
+
+    python benchmarks/dpsgd.py [--batch-sizes 32 128 256] [--min-time 2.0] [--models ...]
+
+Other processes share the CPU: the script prints the load average; compare ratios, which
+are measured back to back in the same process, rather than absolute times.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from fldp_teach import models
+from fldp_teach.training import make_dp_train_step, make_sgd_train_step
+
+MODELS = {
+    "mcmahan_cnn": (lambda: models.mcmahan_cnn(), (28, 28, 1), 10),
+    "small_cnn": (lambda: models.small_cnn(), (8, 8, 1), 10),
+    "mlp": (lambda: models.mlp(30, num_classes=2), (30,), 2),
+    "logistic": (lambda: models.logistic_regression(30, num_classes=2), (30,), 2),
+}
+
+
+def time_steps(steps, x, y, *, min_time, min_repeats=7, warmup=2):
+    """Median seconds per call of each ``step(x, y, B)`` in ``steps`` (a dict), after
+    ``warmup`` calls each. The steps are called round-robin, so that a burst of load from
+    other processes hits all of them alike and the ratios stay fair."""
+    denominator = tf.constant(float(x.shape[0]))
+    for step in steps.values():
+        for _ in range(warmup):
+            step(x, y, denominator)
+    times = {name: [] for name in steps}
+    start = time.perf_counter()
+    while len(times["sgd"]) < min_repeats or time.perf_counter() - start < min_time:
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            step(x, y, denominator)
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 128, 256])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser.add_argument("--min-time", type=float, default=2.0,
+                        help="seconds of repeats per variant and configuration (default 2)")
+    args = parser.parse_args()
+
+    print(f"TensorFlow {tf.__version__}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} (1, 5 min)")
+    rng = np.random.default_rng(0)
+    header = (f"{'model':<12} {'B':>4} {'sgd ms':>8} {'vect ms':>8} {'fast ms':>8} "
+              f"{'vect/sgd':>8} {'fast/sgd':>8}")
+    print(header)
+    print("-" * len(header))
+    for name in args.models:
+        build, shape, num_classes = MODELS[name]
+        for batch_size in args.batch_sizes:
+            x = tf.constant(rng.normal(size=(batch_size, *shape)).astype(np.float32))
+            y = tf.constant(rng.integers(0, num_classes, batch_size).astype(np.int32))
+            steps = {}
+            for variant in ("sgd", "vectorized", "fast"):
+                model = build()
+                optimizer = tf.keras.optimizers.SGD(learning_rate=0.01)
+                if variant == "sgd":
+                    steps[variant] = make_sgd_train_step(model, optimizer)
+                else:
+                    steps[variant] = make_dp_train_step(
+                        model, optimizer, clip_norm=1.0, noise_multiplier=1.0,
+                        generator=tf.random.Generator.from_seed(0), method=variant)
+            seconds = time_steps(steps, x, y, min_time=args.min_time * 3)
+            ms = {variant: 1e3 * s for variant, s in seconds.items()}
+            print(f"{name:<12} {batch_size:>4} {ms['sgd']:>8.2f} {ms['vectorized']:>8.2f} "
+                  f"{ms['fast']:>8.2f} {ms['vectorized'] / ms['sgd']:>8.2f} "
+                  f"{ms['fast'] / ms['sgd']:>8.2f}", flush=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,334 @@
+"""The DP-SGD training loop: sample a lot, take a DP-SGD step, charge the privacy ledger.
+
+Abadi et al. (2016), Algorithm 1, around the gradient step of ``fldp_teach.dpsgd``:
+
+    for t ∈ [T]:  take a random sample L_t with sampling probability q = L/N;
+                  g̃_t ← DP gradient of L_t (dpsgd.dp_gradient);  θ_{t+1} ← θ_t − η_t g̃_t
+    output θ_T and the overall privacy cost (ε, δ) computed with a privacy accountant.
+
+Two ways to draw the lots, and why the accountant must know which
+-------------------------------------------------------------------
+* ``sampling="poisson"``: each example joins each lot independently with probability
+  q = B/N (so lots have *random* sizes, B on average). This is what the analysis of Abadi et al.
+  and the RDP accountant of the subsampled Gaussian (Mironov, Talwar, Zhang 2019) assume; the
+  randomness of *who is in the lot* amplifies privacy, so T steps at noise z cost far less
+  than T full-batch Gaussian mechanisms. Event: ``SampledGaussian(z, q, T)``.
+* ``sampling="shuffle"``: shuffle once per epoch and cut fixed-size batches of B — what almost
+  every training script does. Each example then sits in exactly one batch per epoch, which is
+  *not* Poisson sampling, and amplification by sampling does not apply as proved for it. We
+  charge it soundly without amplification: per epoch every example is used once with
+  sensitivity C and noise zC, i.e. one Gaussian mechanism of noise multiplier z (parallel
+  composition over the disjoint batches), composed over the epochs. Event:
+  ``ShuffledGaussian(z, B, N, epochs)``. Same code, same z, a much larger ε: the gap is the
+  price of not sampling the way the proof assumes (Chua et al. 2024, "How private are DP-SGD
+  implementations?", ICML).
+
+In both cases the noisy sum is divided by the *expected* lot size (qN = B), not the realised
+one (Alg. 1; see ``dpsgd.normalize``).
+
+The same loop runs non-privately (``train_sgd`` / ``private=False``: mean gradient of the lot,
+no clipping, no noise, ε = ∞) so that accuracy and step time can be compared one-to-one.
+Recorded metrics (training loss/accuracy averaged over the epoch's lots, validation metrics,
+ε) are for the teacher: releasing the training metrics would itself cost privacy.
+Taught in the DP-SGD notebook.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from fldp_teach._validation import (
+    check_non_negative,
+    check_open_unit,
+    check_positive,
+    check_positive_int,
+)
+from fldp_teach.dpsgd import dp_gradient, per_example_loss
+
+__all__ = [
+    "TrainingHistory",
+    "poisson_lot",
+    "shuffled_batches",
+    "make_dp_train_step",
+    "make_sgd_train_step",
+    "evaluate",
+    "train_dp_sgd",
+    "train_sgd",
+]
+
+
+@dataclass(frozen=True)
+class TrainingHistory:
+    """One entry per epoch (validation entries are NaN without validation data).
+
+    ``epsilon[e]``: ε(δ) spent after epoch e+1 (∞ when not private); ``step_time[e]``: median
+    wall time of one training step (seconds) in that epoch (epoch 1 includes tracing);
+    ``ledger``: the accountant's record of privacy events; ``method``: the gradient path that
+    actually ran ("fast", "vectorized" or "non-private")."""
+
+    loss: tuple
+    accuracy: tuple
+    val_loss: tuple
+    val_accuracy: tuple
+    epsilon: tuple
+    step_time: tuple
+    noise_multiplier: float
+    clip_norm: float
+    delta: float | None
+    sampling: str
+    method: str
+    steps: int
+    ledger: tuple = ()
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+
+# ------------------------------------------------------------------------------------ lots
+def poisson_lot(generator, *, num_examples, sampling_rate):
+    """Indices of one Poisson lot: example i is in it iff u_i < q, u_i ~ U(0, 1) i.i.d.
+    (Abadi et al. 2016, Alg. 1, "take a random sample L_t with sampling probability q").
+    The lot size is Binomial(N, q): it varies, and may be 0."""
+    keep = generator.uniform([num_examples]) < sampling_rate
+    return tf.cast(tf.where(keep)[:, 0], tf.int32)
+
+
+def shuffled_batches(generator, *, num_examples, batch_size):
+    """One epoch of shuffled fixed-size batches: a uniformly random permutation (argsort of
+    i.i.d. uniforms) cut into ⌈N/B⌉ batches of B indices (the last one may be smaller)."""
+    order = tf.argsort(generator.uniform([num_examples]))
+    return [order[i: i + batch_size] for i in range(0, num_examples, batch_size)]
+
+
+# ------------------------------------------------------------------------------ train steps
+def _signature(model):
+    """(x, y, denominator) specs for any lot size: one trace serves every step."""
+    return [tf.TensorSpec([None, *model.input_shape[1:]], tf.float32),
+            tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.float32)]
+
+
+def _lot_metrics(y, logits, losses):
+    """(Σ L_i, number correct, lot size) of one lot, as float32 tensors."""
+    correct = tf.reduce_sum(tf.cast(tf.argmax(logits, axis=-1, output_type=tf.int32)
+                                    == tf.cast(y, tf.int32), tf.float32))
+    return tf.reduce_sum(losses), correct, tf.cast(tf.shape(y)[0], tf.float32)
+
+
+def make_dp_train_step(model, optimizer, *, clip_norm, noise_multiplier, generator,
+                       method="fast"):
+    """A ``tf.function`` ``step(x, y, denominator) -> (Σ L_i, #correct, lot size)`` doing one
+    DP-SGD step (``dpsgd.dp_gradient``, then the optimizer). Compiled once for any lot size
+    (no XLA: on CPUs it slows convolutions down)."""
+
+    @tf.function(input_signature=_signature(model), jit_compile=False)
+    def step(x, y, denominator):
+        noisy_gradient, result = dp_gradient(
+            model, x, y, clip_norm=clip_norm, noise_multiplier=noise_multiplier,
+            denominator=denominator, generator=generator, method=method)
+        optimizer.apply_gradients(zip(noisy_gradient, model.trainable_variables))
+        return _lot_metrics(y, result.logits, result.losses)
+
+    return step
+
+
+def make_sgd_train_step(model, optimizer):
+    """The non-private counterpart: θ ← optimizer(θ, ∇ mean_i L_i) over the lot, with the
+    same signature as :func:`make_dp_train_step` (``denominator`` is unused)."""
+
+    @tf.function(input_signature=_signature(model), jit_compile=False)
+    def step(x, y, denominator):
+        del denominator
+        with tf.GradientTape() as tape:
+            logits = model(x, training=True)
+            losses = per_example_loss(y, logits)
+            mean_loss = tf.reduce_mean(losses)
+        gradient = tape.gradient(mean_loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(gradient, model.trainable_variables))
+        return _lot_metrics(y, logits, losses)
+
+    return step
+
+
+def evaluate(model, x, y, *, batch_size=1024):
+    """(mean loss, accuracy) of ``model`` on ``(x, y)``, forward passes in batches."""
+    loss, correct = 0.0, 0.0
+    for i in range(0, len(y), batch_size):
+        logits = model(x[i: i + batch_size], training=False)
+        yb = y[i: i + batch_size]
+        loss += float(tf.reduce_sum(per_example_loss(yb, logits)))
+        correct += float(tf.reduce_sum(tf.cast(
+            tf.argmax(logits, axis=-1, output_type=tf.int32) == yb, tf.float32)))
+    return loss / len(y), correct / len(y)
+
+
+# ------------------------------------------------------------------------------ validation
+def _check_data(model, x, y, *, x_name="x", y_name="y"):
+    """x as float32 (finite, shape = the model's input shape), y as int32 labels in
+    [0, num_classes); ValueError naming the parameter otherwise."""
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y)
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError(f"{x_name} must hold at least one example, got shape {x.shape}")
+    if y.ndim != 1 or len(y) != len(x):
+        raise ValueError(f"{y_name} must be a vector of {len(x)} labels (one per row of "
+                         f"{x_name}), got shape {y.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{x_name} must be finite, got {int(np.sum(~np.isfinite(x)))} "
+                         "NaN/Inf entries")
+    expected = tuple(model.input_shape[1:])
+    if any(e is not None and e != s for e, s in zip(expected, x.shape[1:])) \
+            or len(expected) != x.ndim - 1:
+        raise ValueError(f"{x_name} must have shape (num_examples, "
+                         f"{', '.join(map(str, expected))}), got {x.shape}")
+    num_classes = int(model.output_shape[-1])
+    if not np.issubdtype(y.dtype, np.integer) and not np.all(y == np.round(y)):
+        raise ValueError(f"{y_name} must hold integer labels, got dtype {y.dtype}")
+    if y.min() < 0 or y.max() >= num_classes:
+        raise ValueError(f"{y_name} must be in [0, {num_classes - 1}] (the model has "
+                         f"{num_classes} outputs), got labels from {y.min()} to {y.max()}")
+    return x, y.astype(np.int32)
+
+
+def _make_optimizer(optimizer, learning_rate):
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        return optimizer
+    optimizers = {"sgd": keras.optimizers.SGD, "adam": keras.optimizers.Adam}
+    if optimizer not in optimizers:
+        raise ValueError(f"optimizer must be 'sgd', 'adam' or a keras optimizer, "
+                         f"got {optimizer!r}")
+    return optimizers[optimizer](learning_rate=learning_rate)
+
+
+# ------------------------------------------------------------------------------ the loop
+def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
+                 noise_multiplier=None, delta, sampling="poisson", method="fast",
+                 optimizer="sgd", target_epsilon=None, private=True, x_val=None,
+                 y_val=None, seed=0, progress=True) -> TrainingHistory:
+    """Train ``model`` (logits, integer labels) in place with DP-SGD (Abadi et al. 2016,
+    Alg. 1) for ``epochs`` passes, i.e. T = epochs·⌈N/B⌉ steps; returns a
+    :class:`TrainingHistory` whose ``ledger`` is the privacy accountant's record.
+
+    ``sampling``: "poisson" (rate q = B/N, what the accountant assumes) or "shuffle"
+    (fixed-size batches, charged without amplification) — see the module docstring.
+    ``method``: "fast" (ghost norms, ``fldp_teach.ghost_norms``) or "vectorized"
+    (``tf.vectorized_map``); same result. ``target_epsilon``: calibrate z to reach this ε at
+    ``delta`` after all epochs (then ``noise_multiplier`` must be None). ``private=False``
+    runs the same loop with plain mean gradients (see :func:`train_sgd`).
+    ``seed`` seeds the lots and the noise (the model's initial weights are the caller's)."""
+    from fldp_teach import accounting
+
+    epochs = check_positive_int("epochs", epochs)
+    batch_size = check_positive_int("batch_size", batch_size)
+    learning_rate = check_positive("learning_rate", learning_rate)
+    if sampling not in ("poisson", "shuffle"):
+        raise ValueError(f"sampling must be 'poisson' or 'shuffle', got {sampling!r}")
+    if method not in ("fast", "vectorized"):
+        raise ValueError(f"method must be 'fast' or 'vectorized', got {method!r}")
+    x, y = _check_data(model, x, y)
+    validation = None
+    if (x_val is None) != (y_val is None):
+        raise ValueError("x_val and y_val must be given together, got only one of them")
+    if x_val is not None:
+        validation = _check_data(model, x_val, y_val, x_name="x_val", y_name="y_val")
+    num_examples = len(y)
+    if batch_size > num_examples:
+        raise ValueError(f"batch_size must be <= the number of examples ({num_examples}), "
+                         f"got {batch_size}")
+    steps_per_epoch = math.ceil(num_examples / batch_size)
+    sampling_rate = batch_size / num_examples
+    opt = _make_optimizer(optimizer, learning_rate)
+    generator = (tf.random.Generator.from_seed(seed) if seed is not None
+                 else tf.random.Generator.from_non_deterministic_state())
+    lot_generator, noise_generator = generator.split(2)
+
+    if private:
+        delta = check_open_unit("delta", delta)
+        clip_norm = check_positive("clip_norm", clip_norm, allow_inf=True)
+        if target_epsilon is not None:
+            if noise_multiplier is not None:
+                raise ValueError("give noise_multiplier or target_epsilon, not both; got "
+                                 f"noise_multiplier={noise_multiplier!r}")
+            target_epsilon = check_positive("target_epsilon", target_epsilon)
+            # Shuffled batches, charged without amplification, are epochs full-batch
+            # Gaussian mechanisms: the q = 1 case of the sampled Gaussian.
+            q, t = ((sampling_rate, epochs * steps_per_epoch) if sampling == "poisson"
+                    else (1.0, epochs))
+            noise_multiplier = accounting.calibrate_noise_multiplier(
+                target_epsilon=target_epsilon, sampling_rate=q, steps=t, delta=delta)
+        noise_multiplier = check_non_negative("noise_multiplier", noise_multiplier)
+        if noise_multiplier > 0 and math.isinf(clip_norm):
+            raise ValueError("clip_norm must be finite when noise_multiplier > 0, got inf")
+        if method == "fast":
+            from fldp_teach.ghost_norms import ghost_norms_supported
+
+            method = method if ghost_norms_supported(model)[0] else "vectorized"
+        step = make_dp_train_step(model, opt, clip_norm=clip_norm,
+                                  noise_multiplier=noise_multiplier,
+                                  generator=noise_generator, method=method)
+    else:
+        noise_multiplier, clip_norm, method = 0.0, math.inf, "non-private"
+        step = make_sgd_train_step(model, opt)
+    accountant = accounting.RdpAccountant() if private and noise_multiplier > 0 else None
+
+    x_all, y_all = tf.constant(x), tf.constant(y)
+    denominator = tf.constant(float(batch_size))  # qN = B: the expected lot size
+    records = {k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy", "epsilon",
+                               "step_time")}
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=epochs * steps_per_epoch, disable=not progress,
+               desc="DP-SGD" if private else "SGD", unit="step")
+    for _ in range(epochs):
+        if sampling == "poisson":
+            lots = (poisson_lot(lot_generator, num_examples=num_examples,
+                                sampling_rate=sampling_rate) for _ in range(steps_per_epoch))
+        else:
+            lots = shuffled_batches(lot_generator, num_examples=num_examples,
+                                    batch_size=batch_size)
+        totals, times = tf.zeros([3]), []
+        for lot in lots:
+            start = time.perf_counter()
+            metrics = step(tf.gather(x_all, lot), tf.gather(y_all, lot), denominator)
+            times.append(time.perf_counter() - start)
+            totals += tf.stack(metrics)
+            bar.update(1)
+        loss_sum, correct, count = (float(v) for v in totals.numpy())
+        records["loss"].append(loss_sum / count if count else math.nan)
+        records["accuracy"].append(correct / count if count else math.nan)
+        val = evaluate(model, *validation) if validation else (math.nan, math.nan)
+        records["val_loss"].append(val[0])
+        records["val_accuracy"].append(val[1])
+        records["step_time"].append(float(np.median(times)))
+        if accountant is not None:
+            accountant.compose(
+                accounting.SampledGaussian(noise_multiplier, sampling_rate, steps_per_epoch)
+                if sampling == "poisson" else
+                accounting.ShuffledGaussian(noise_multiplier, batch_size, num_examples, 1))
+            records["epsilon"].append(float(accountant.epsilon(delta=delta)))
+        else:
+            records["epsilon"].append(math.inf)
+        bar.set_postfix(loss=f"{records['loss'][-1]:.3f}", acc=f"{records['accuracy'][-1]:.3f}",
+                        epsilon=f"{records['epsilon'][-1]:.3g}")
+    bar.close()
+    return TrainingHistory(
+        **{k: tuple(v) for k, v in records.items()}, noise_multiplier=float(noise_multiplier),
+        clip_norm=float(clip_norm), delta=delta if private else None, sampling=sampling,
+        method=method, steps=epochs * steps_per_epoch,
+        ledger=tuple(accountant.ledger) if accountant is not None else ())
+
+
+def train_sgd(model, x, y, *, epochs, batch_size, learning_rate, sampling="shuffle",
+              optimizer="sgd", x_val=None, y_val=None, seed=0,
+              progress=True) -> TrainingHistory:
+    """The non-private baseline: the loop of :func:`train_dp_sgd` with the mean gradient of
+    each lot (no clipping, no noise, ε = ∞), for one-to-one comparisons."""
+    return train_dp_sgd(model, x, y, epochs=epochs, batch_size=batch_size,
+                        learning_rate=learning_rate, clip_norm=None, noise_multiplier=None,
+                        delta=None, sampling=sampling, optimizer=optimizer, private=False,
+                        x_val=x_val, y_val=y_val, seed=seed, progress=progress)
