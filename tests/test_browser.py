@@ -231,7 +231,8 @@ class SliderCheck:
 COURSE_CHECKS = [
     SliderCheck("00_setup_and_tour.ipynb", slider="ε", presses=4, printed="e^ε",
                 expected=lambda v: math.exp(v["ε"]), reads=("ε",),
-                source="e^ε, the factor bounding the probability ratio (Dwork & Roth 2014, Def. 2.4)"),
+                source="e^ε, the factor bounding the probability ratio (Dwork & Roth 2014, Def. 2.4)",
+                readme_image=True),
 ]
 COURSE_CHECKS = [c for c in COURSE_CHECKS if (ROOT / "notebooks" / c.notebook).exists()]
 
