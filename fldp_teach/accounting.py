@@ -21,6 +21,7 @@ notebooks/06_privacy_accounting.ipynb.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import os
@@ -306,9 +307,12 @@ def calibrate_noise_multiplier(
 ) -> float:
     """The smallest z with ``dp_sgd_epsilon(z) ≤ target_epsilon``, to ``rtol`` relative.
 
-    ε is decreasing in z (more noise is post-processing of less noise), so bracket [z_lo, z_hi]
-    with ε(z_lo) > target ≥ ε(z_hi) by factors of 4, then bisect in log z until
-    z_lo ≥ z_hi·(1 − rtol); returns z_hi, so ε(z_hi) ≤ target and ε(z_hi·(1 − rtol)) > target.
+    ε is decreasing in z (more noise is post-processing of less noise), so we keep a bracket
+    z_lo < z* ≤ z_hi with ε(z_lo) > target ≥ ε(z_hi), found by factors of 4 from z = 1, and
+    shrink it until z_lo ≥ z_hi·(1 − rtol); we return z_hi, so ε(z_hi) ≤ target and
+    ε(z_hi·(1 − rtol)) > target. The shrinking uses secant steps on log ε against log z
+    (nearly linear), then two points straddling the estimate; it falls back to bisection in
+    log z, so it always converges. About 6–9 ε evaluations instead of ~15 for pure bisection.
     Raises ValueError if the target is below what infinite noise gives on these orders.
     """
     target = check_positive("target_epsilon", target_epsilon)
@@ -330,20 +334,45 @@ def calibrate_noise_multiplier(
         return dp_sgd_epsilon(sampling_rate=q, noise_multiplier=z, steps=t, delta=d,
                               conversion=conversion)
 
-    z_lo, z_hi = 1.0, 1.0
-    if eps(1.0) > target:
-        while eps(z_hi) > target:
-            z_lo, z_hi = z_hi, 4 * z_hi
-    else:
-        while eps(z_lo) <= target:
-            z_lo, z_hi = z_lo / 4, z_lo
-    while z_lo < z_hi * (1 - rtol):
-        mid = math.sqrt(z_lo * z_hi)
-        if eps(mid) <= target:
-            z_hi = mid
+    # 1. bracket: ε(z_lo) > target ≥ ε(z_hi), from z = 1 by factors of 4
+    history = [(1.0, eps(1.0))]  # every (z, ε) evaluated, in order
+    z_lo, e_lo = z_hi, e_hi = history[0]
+    while e_hi > target:
+        z_lo, e_lo = z_hi, e_hi
+        history.append((4 * z_hi, eps(4 * z_hi)))
+        z_hi, e_hi = history[-1]
+    while e_lo <= target:
+        z_hi, e_hi = z_lo, e_lo
+        history.append((z_lo / 4, eps(z_lo / 4)))
+        z_lo, e_lo = history[-1]
+
+    def split(z):  # evaluate z inside the bracket and keep the part that holds z*
+        nonlocal z_lo, z_hi
+        history.append((z, eps(z)))
+        if history[-1][1] <= target:
+            z_hi = z
         else:
-            z_lo = mid
-    return z_hi
+            z_lo = z
+
+    # 2. shrink: secant steps on log ε(log z) through the last two points; once a step is
+    #    below rtol/4, straddle the estimate at ±rtol/3 to close the bracket; bisection when
+    #    the secant point falls outside the bracket, and always after 8 rounds.
+    for round_ in itertools.count():
+        if z_lo >= z_hi * (1 - rtol):
+            return z_hi
+        (za, ea), (zb, eb) = history[-2], history[-1]
+        guess = None
+        if round_ < 8 and 0 < ea < math.inf and 0 < eb < math.inf and ea != eb:
+            slope = math.log(zb / za) / math.log(eb / ea)
+            guess = zb * math.exp(slope * math.log(target / eb))
+        if guess is None or not z_lo < guess < z_hi:
+            split(math.sqrt(z_lo * z_hi))
+        elif abs(math.log(guess / zb)) < rtol / 4:
+            for z in (guess * (1 + rtol / 3), guess * (1 - rtol / 3)):
+                if z_lo < z < z_hi and z_lo < z_hi * (1 - rtol):
+                    split(z)
+        else:
+            split(guess)
 
 
 # ------------------------------------------------------------- composition without RDP (compare)
