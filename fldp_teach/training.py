@@ -47,7 +47,9 @@ from fldp_teach._validation import (
     check_open_unit,
     check_positive,
     check_positive_int,
+    check_unit_interval,
 )
+from fldp_teach.datasets import validate_xy
 from fldp_teach.dpsgd import dp_gradient, per_example_loss
 
 __all__ = [
@@ -95,13 +97,16 @@ def poisson_lot(generator, *, num_examples, sampling_rate):
     """Indices of one Poisson lot: example i is in it iff u_i < q, u_i ~ U(0, 1) i.i.d.
     (Abadi et al. 2016, Alg. 1, "take a random sample L_t with sampling probability q").
     The lot size is Binomial(N, q): it varies, and may be 0."""
-    keep = generator.uniform([num_examples]) < sampling_rate
+    sampling_rate = check_unit_interval("sampling_rate", sampling_rate)
+    keep = generator.uniform([check_positive_int("num_examples", num_examples)]) < sampling_rate
     return tf.cast(tf.where(keep)[:, 0], tf.int32)
 
 
 def shuffled_batches(generator, *, num_examples, batch_size):
     """One epoch of shuffled fixed-size batches: a uniformly random permutation (argsort of
     i.i.d. uniforms) cut into ⌈N/B⌉ batches of B indices (the last one may be smaller)."""
+    num_examples = check_positive_int("num_examples", num_examples)
+    batch_size = check_positive_int("batch_size", batch_size)
     order = tf.argsort(generator.uniform([num_examples]))
     return [order[i: i + batch_size] for i in range(0, num_examples, batch_size)]
 
@@ -169,30 +174,16 @@ def evaluate(model, x, y, *, batch_size=1024):
 
 # ------------------------------------------------------------------------------ validation
 def _check_data(model, x, y, *, x_name="x", y_name="y"):
-    """x as float32 (finite, shape = the model's input shape), y as int32 labels in
-    [0, num_classes); ValueError naming the parameter otherwise."""
-    x = np.asarray(x, dtype=np.float32)
-    y = np.asarray(y)
-    if x.ndim == 0 or len(x) == 0:
-        raise ValueError(f"{x_name} must hold at least one example, got shape {x.shape}")
-    if y.ndim != 1 or len(y) != len(x):
-        raise ValueError(f"{y_name} must be a vector of {len(x)} labels (one per row of "
-                         f"{x_name}), got shape {y.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{x_name} must be finite, got {int(np.sum(~np.isfinite(x)))} "
-                         "NaN/Inf entries")
-    expected = tuple(model.input_shape[1:])
-    if any(e is not None and e != s for e, s in zip(expected, x.shape[1:])) \
-            or len(expected) != x.ndim - 1:
-        raise ValueError(f"{x_name} must have shape (num_examples, "
-                         f"{', '.join(map(str, expected))}), got {x.shape}")
+    """``datasets.validate_xy`` (non-empty, finite, integer labels in [0, num_classes)) plus
+    x's shape against the model's input; returns (x as float32, y as int32)."""
     num_classes = int(model.output_shape[-1])
-    if not np.issubdtype(y.dtype, np.integer) and not np.all(y == np.round(y)):
-        raise ValueError(f"{y_name} must hold integer labels, got dtype {y.dtype}")
-    if y.min() < 0 or y.max() >= num_classes:
-        raise ValueError(f"{y_name} must be in [0, {num_classes - 1}] (the model has "
-                         f"{num_classes} outputs), got labels from {y.min()} to {y.max()}")
-    return x, y.astype(np.int32)
+    x, y = validate_xy(x, y, num_classes=num_classes, x_name=x_name, y_name=y_name)
+    expected = tuple(model.input_shape[1:])
+    if len(expected) != x.ndim - 1 or any(e is not None and e != s
+                                          for e, s in zip(expected, x.shape[1:])):
+        raise ValueError(f"{x_name} must have shape (num_examples, "
+                         f"{', '.join(map(str, expected))}) to fit the model, got {x.shape}")
+    return x.astype(np.float32), y
 
 
 def _make_optimizer(optimizer, learning_rate):
