@@ -50,7 +50,13 @@ __all__ = [
     "server_update",
     "sample_clients",
     "weights_nbytes",
+    "fedavg_round",
+    "SAMPLING_STREAM",
 ]
+
+#: client_seed(seed, round, SAMPLING_STREAM) seeds the choice of clients in a round (real clients
+#: use streams 0..K-1 for their local batches).
+SAMPLING_STREAM = 2**30
 
 logger = logging.getLogger(__name__)
 
@@ -254,3 +260,29 @@ def weights_nbytes(weights: Sequence) -> int:
     """Bytes needed to send these weights (Σ nbytes): the communication cost per message
     (article §3.3, claim C3)."""
     return int(sum(np.asarray(w).nbytes for w in weights))
+
+
+def fedavg_round(model, global_weights: Sequence, clients: Sequence, *, round_index: int, clients_per_round: int,
+                 local_epochs: int, batch_size: int | None, learning_rate: float, seed: int | None,
+                 weighting: str = "num_examples", server_learning_rate: float = 1.0) -> RoundResult:
+    """One round of FedAvg, reference form (McMahan et al. 2017, Alg. 1): sample m clients,
+    :func:`client_update` each from θ_g, :func:`screen_updates`, :func:`aggregate`,
+    :func:`server_update`. If every update is rejected θ_g is returned unchanged and
+    ``metrics["model_unchanged"]`` says so. Seeds match :func:`fldp_teach.simulation.simulate`,
+    so a simulated round and this one compute the same weights."""
+    ids = sample_clients(len(clients), clients_per_round=clients_per_round,
+                         seed=client_seed(seed, round_index, SAMPLING_STREAM))
+    updates = [client_update(model, global_weights, clients[k], local_epochs=local_epochs, batch_size=batch_size,
+                             learning_rate=learning_rate, seed=client_seed(seed, round_index, int(k)),
+                             client_id=int(k)) for k in ids]
+    accepted, rejected = screen_updates(updates, global_weights)
+    if accepted:
+        new = server_update(global_weights, aggregate(accepted, weighting=weighting),
+                            server_learning_rate=server_learning_rate)
+    else:
+        logger.warning("round %d: no client update accepted, global model unchanged", round_index)
+        new = [np.asarray(w) for w in global_weights]
+    return RoundResult(round_index=round_index, global_weights=new,
+                       participants=tuple(u.client_id for u in accepted), rejected=tuple(rejected),
+                       metrics={"model_unchanged": not accepted,
+                                "train_loss": [u.metrics.get("train_loss") for u in accepted]})

@@ -29,13 +29,14 @@ from fldp_teach._validation import (
     check_non_negative, check_open_unit, check_positive, check_positive_int, check_unit_interval)
 from fldp_teach import dp_fedavg as dpf
 from fldp_teach.fedavg import (
-    ClientUpdate, aggregate, client_seed, sample_clients, screen_updates, server_update, weights_nbytes)
+    SAMPLING_STREAM, ClientUpdate, aggregate, client_seed, sample_clients, screen_updates, server_update,
+    weights_nbytes)
 
 __all__ = ["History", "roc_auc", "evaluate", "simulate", "MODES"]
 
 MODES = ("none", "central", "local", "distributed", "dpsgd")
 # Independent random streams per round: client_seed(seed, round, stream); real clients use 0..K-1.
-_SAMPLING, _SERVER_NOISE, _CLIP_COUNT, _DPSGD_NOISE = 2**30, 2**30 + 1, 2**30 + 2, 2**30 + 3
+_SAMPLING, _SERVER_NOISE, _CLIP_COUNT, _DPSGD_NOISE = SAMPLING_STREAM, 2**30 + 1, 2**30 + 2, 2**30 + 3
 _CLIENT_NOISE = 2**29  # + client id: the client's own DP noise (local / distributed modes)
 logger = logging.getLogger(__name__)
 
@@ -233,6 +234,7 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
         else:
             global_weights = server_update(global_weights, mean, server_learning_rate=server_learning_rate)
         record = dict(round=r + 1, participants=len(accepted), rejected=list(rejected),
+                      participant_ids=[u.client_id for u in accepted],
                       model_unchanged=mean is None, clip_norm=clip_used, noise_multiplier=z if mode != "none" else 0.0,
                       bytes_down=len(ids) * weights_nbytes(global_weights),
                       bytes_up=len(accepted) * weights_nbytes(global_weights),

@@ -10,7 +10,7 @@ from fldp_teach.datasets import ClientData
 from fldp_teach.dp_fedavg import DPSGDConfig
 from fldp_teach.fedavg import (
     ClientUpdate, aggregate, client_update, local_batches, sample_clients, screen_updates,
-    server_update, weights_nbytes)
+    fedavg_round, server_update, weights_nbytes)
 
 
 def _u(value, n, cid=None):
@@ -120,3 +120,20 @@ def test_sample_clients_fixed_and_poisson():
 
 def test_weights_nbytes():
     assert weights_nbytes([np.zeros((2, 3), np.float32), np.zeros(3, np.float32)]) == 36
+
+
+def test_reference_round_matches_the_simulated_round():
+    from fldp_teach.simulation import simulate
+
+    rng = np.random.default_rng(3)
+    clients = [ClientData(rng.normal(size=(n, 4)).astype(np.float32), rng.integers(0, 2, n).astype(np.int32))
+               for n in (8, 12, 5, 9)]
+    model_fn = lambda: models.logistic_regression(4, seed=0)  # noqa: E731
+    result = fedavg_round(model_fn(), model_fn().get_weights(), clients, round_index=0, clients_per_round=3,
+                          local_epochs=2, batch_size=4, learning_rate=0.2, seed=5)
+    h = simulate(model_fn, clients, (clients[0].x, clients[0].y), rounds=1, clients_per_round=3, local_epochs=2,
+                 batch_size=4, learning_rate=0.2, seed=5, progress=False)
+    assert len(result.participants) == 3 and not result.metrics["model_unchanged"]
+    assert list(result.participants) == h.records[0]["participant_ids"]
+    for a, b in zip(result.global_weights, h.final_weights):
+        np.testing.assert_allclose(a, b, atol=1e-6)
