@@ -24,7 +24,7 @@ import pytest
 
 from browser.chromium import find_chromium, playwright_browser
 from browser.jupyterlab import running_jupyterlab
-from browser.notebook import Notebook, NotebookError, rounding_tolerance
+from browser.notebook import Notebook, NotebookError, parse_readout, rounding_tolerance
 from browser.processes import WaitTimeout
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,6 +167,12 @@ def test_rounding_tolerance_is_half_a_unit_in_the_last_printed_digit(printed, to
     assert rounding_tolerance(printed) == pytest.approx(tolerance, rel=1e-6)
 
 
+@pytest.mark.parametrize("readout, value", [("1.20", 1.2), ("\u22120.50", -0.5),
+                                            ("10,000", 10000.0), ("1e-5", 1e-5)])
+def test_parse_readout_reads_d3_formatted_numbers(readout, value):
+    assert parse_readout(readout) == value
+
+
 @pytest.mark.timeout(600)
 def test_harness_self_test(open_notebook):
     """Open, Run All, move the ε slider 1.0 → 1.5 by five ArrowRight presses: the plot image
@@ -262,5 +268,5 @@ def test_course_notebook_runs_and_slider_updates(open_notebook, check):
     slider.screenshot(ARTIFACTS / f"{stem}_widget_after.png")
     if check.readme_image:   # the lead copies it to docs/img/notebook_sliders.png (< 150 KB)
         slider.screenshot(ARTIFACTS / "notebook_sliders.png")
-    assert value != float(before.readout)
+    assert value != parse_readout(before.readout)
     assert notebook.error_outputs() == []

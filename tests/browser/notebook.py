@@ -36,6 +36,11 @@ def rounding_tolerance(printed: str) -> float:
     return 0.5 * 10.0 ** (int(exponent or 0) - decimals) * (1 + 1e-9)
 
 
+def parse_readout(text: str) -> float:
+    """A slider readout as a number: "1.20" → 1.2, "−0.50" → -0.5, "10,000" → 10000.0."""
+    return float(text.strip().replace("\u2212", "-").replace(",", ""))
+
+
 class NotebookError(AssertionError):
     """A notebook showed error output or its kernel died."""
 
@@ -182,8 +187,9 @@ class Slider:
 
     def value(self) -> float:
         """The value shown in the slider's readout (the model value, formatted with the
-        slider's ``readout_format``)."""
-        return float(self.readout())
+        slider's ``readout_format`` by d3-format, which writes "−" (U+2212) for minus and may
+        group thousands with ",")."""
+        return parse_readout(self.readout())
 
     def image_src(self) -> str:
         images = self.cell.locator(".widget-output img")
@@ -243,7 +249,7 @@ class Slider:
             text = self.printed_text(name)
             if text is None:
                 return None
-            printed, value = float(text), float(now.readout)
+            printed, value = float(text), parse_readout(now.readout)
             want = float(expected(value))
             seen["check"] = (value, printed, want)
             return (value, printed) if abs(printed - want) <= rounding_tolerance(text) else None
