@@ -172,17 +172,25 @@ def _log_binomial_excess(u: np.ndarray, a: np.ndarray) -> np.ndarray:
         1 + αu ≤ 0:   log(e^L + (−1 − αu)) with L = α log(1 + u), a sum of two positives;
         otherwise:    L + log(1 − e^{log(1 + αu) − L})  (relative error ≲ 1e-11).
     """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        L = a * np.log1p(u)
-        au = a * u
-        general = L + np.log(-np.expm1(np.log1p(au) - L))
-        negative = np.logaddexp(L, np.log(-1 - au))
-        coef, power, series = a * (a - 1) / 2, u * u, np.zeros(np.broadcast(u, a).shape)
+    u, a = np.broadcast_arrays(u, a)
+    au = a * u
+    small = np.abs(au) < 1e-3
+    negative = ~small & (1 + au <= 0)
+    general = ~(small | negative)
+    out = np.empty(au.shape)
+    with np.errstate(divide="ignore", over="ignore"):
+        ug, ag = u[general], a[general]
+        L = ag * np.log1p(ug)
+        out[general] = L + np.log(-np.expm1(np.log1p(ag * ug) - L))
+        un, an = u[negative], a[negative]
+        out[negative] = np.logaddexp(an * np.log1p(un), np.log(-1 - an * un))
+        us, as_ = u[small], a[small]
+        coef, power, series = as_ * (as_ - 1) / 2, us * us, np.zeros(us.shape)
         for k in range(2, 9):
-            series = series + coef * power
-            coef, power = coef * (a - k) / (k + 1), power * u
-        small = np.log(series)
-        return np.where(np.abs(au) < 1e-3, small, np.where(1 + au <= 0, negative, general))
+            series += coef * power
+            coef, power = coef * (as_ - k) / (k + 1), power * us
+        out[small] = np.log(series)
+    return out
 
 
 #: Target relative error of the trapezoidal rule for fractional orders (see below).
