@@ -65,8 +65,9 @@ def ref_calibrate(orders):
         mechanism_calibration.LowerEndpointAndGuess(0.1, 1.0), tol=1e-3)
 
 
-def ours_calibrate():
-    return calibrate_noise_multiplier(target_epsilon=TARGET, sampling_rate=Q, steps=STEPS, delta=DELTA)
+def ours_calibrate(orders):
+    return calibrate_noise_multiplier(target_epsilon=TARGET, sampling_rate=Q, steps=STEPS,
+                                      delta=DELTA, orders=np.asarray(orders, dtype=float))
 
 
 def pld_epsilon():
@@ -89,9 +90,9 @@ def main():
     row(f"epsilon, T=1e4, dp-acc's {len(DEFAULT_RDP_ORDERS)} orders",
         lambda: ours_epsilon(np.array(DEFAULT_RDP_ORDERS)),
         lambda: ref_rdp_epsilon(DEFAULT_RDP_ORDERS), 51, 5, "dp-acc RDP")
-    row("calibrate z for eps=3, our orders", ours_calibrate,
+    row("calibrate z for eps=3, our orders", lambda: ours_calibrate(DEFAULT_ORDERS),
         lambda: ref_calibrate(DEFAULT_ORDERS), 11, 1, "dp-acc RDP")
-    row(f"calibrate z for eps=3, dp-acc's orders", ours_calibrate,
+    row("calibrate z for eps=3, dp-acc's orders", lambda: ours_calibrate(DEFAULT_RDP_ORDERS),
         lambda: ref_calibrate(DEFAULT_RDP_ORDERS), 11, 3, "dp-acc RDP")
     row("epsilon, T=1e4 (PLD, for information)",
         lambda: dp_sgd_epsilon(sampling_rate=Q, noise_multiplier=Z, steps=STEPS, delta=DELTA),

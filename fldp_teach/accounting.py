@@ -288,9 +288,11 @@ class RdpAccountant:
 
 
 # ------------------------------------------------------------------------------ DP-SGD helpers
-def dp_sgd_epsilon(*, sampling_rate, noise_multiplier, steps, delta, conversion="improved") -> float:
+def dp_sgd_epsilon(
+    *, sampling_rate, noise_multiplier, steps, delta, conversion="improved", orders=DEFAULT_ORDERS
+) -> float:
     """ε of DP-SGD with Poisson sampling: T steps of the sampled Gaussian mechanism (q, z),
-    exact RDP on ``DEFAULT_ORDERS`` (Mironov, Talwar & Zhang 2019), converted with the improved
+    exact RDP on ``orders`` (Mironov, Talwar & Zhang 2019), converted with the improved
     conversion (Balle et al. 2020, Thm 21). ``steps = 0`` → 0.0."""
     q = check_unit_interval("sampling_rate", sampling_rate)
     z = check_non_negative("noise_multiplier", noise_multiplier)
@@ -298,12 +300,14 @@ def dp_sgd_epsilon(*, sampling_rate, noise_multiplier, steps, delta, conversion=
     d = check_open_unit("delta", delta)
     if t == 0 or q == 0:
         return 0.0
-    rdp = t * rdp_sampled_gaussian(sampling_rate=q, noise_multiplier=z, orders=DEFAULT_ORDERS)
-    return epsilon_from_rdp(orders=DEFAULT_ORDERS, rdp=rdp, delta=d, conversion=conversion)
+    orders = check_orders(orders)
+    rdp = t * rdp_sampled_gaussian(sampling_rate=q, noise_multiplier=z, orders=orders)
+    return epsilon_from_rdp(orders=orders, rdp=rdp, delta=d, conversion=conversion)
 
 
 def calibrate_noise_multiplier(
-    *, target_epsilon, sampling_rate, steps, delta, conversion="improved", rtol=1e-3
+    *, target_epsilon, sampling_rate, steps, delta, conversion="improved", rtol=1e-3,
+    orders=DEFAULT_ORDERS,
 ) -> float:
     """The smallest z with ``dp_sgd_epsilon(z) ≤ target_epsilon``, to ``rtol`` relative.
 
@@ -320,19 +324,20 @@ def calibrate_noise_multiplier(
     t = check_non_negative_int("steps", steps)
     d = check_open_unit("delta", delta)
     check_open_unit("rtol", rtol)
+    orders = check_orders(orders)
     if t == 0 or q == 0:
         return 0.0  # nothing is released about the data: no noise needed
-    floor = epsilon_from_rdp(orders=DEFAULT_ORDERS, rdp=np.zeros_like(DEFAULT_ORDERS), delta=d,
+    floor = epsilon_from_rdp(orders=orders, rdp=np.zeros_like(orders), delta=d,
                              conversion=conversion)
     if target <= floor:
         raise ValueError(
             f"target_epsilon={target!r} cannot be reached: with delta={d!r} even infinite noise "
-            f"gives epsilon={floor:.4g} on orders up to {DEFAULT_ORDERS.max():g}"
+            f"gives epsilon={floor:.4g} on orders up to {orders.max():g}"
         )
 
     def eps(z):
         return dp_sgd_epsilon(sampling_rate=q, noise_multiplier=z, steps=t, delta=d,
-                              conversion=conversion)
+                              conversion=conversion, orders=orders)
 
     # 1. bracket: ε(z_lo) > target ≥ ε(z_hi), from z = 1 by factors of 4
     history = [(1.0, eps(1.0))]  # every (z, ε) evaluated, in order
