@@ -76,6 +76,11 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------ events
+def _set(record, name, check, **kwargs):
+    """Validate a field of a frozen event and store it as a plain float/int (JSON-ready)."""
+    object.__setattr__(record, name, check(name, getattr(record, name), **kwargs))
+
+
 @dataclasses.dataclass(frozen=True)
 class Gaussian:
     """``steps`` runs of the Gaussian mechanism with noise σ = z·Δ₂ on the full data."""
@@ -84,8 +89,8 @@ class Gaussian:
     steps: int = 1
 
     def __post_init__(self):
-        check_non_negative("noise_multiplier", self.noise_multiplier)
-        check_non_negative_int("steps", self.steps)
+        _set(self, "noise_multiplier", check_non_negative)
+        _set(self, "steps", check_non_negative_int)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,9 +103,9 @@ class SampledGaussian:
     steps: int = 1
 
     def __post_init__(self):
-        check_non_negative("noise_multiplier", self.noise_multiplier)
-        check_unit_interval("sampling_rate", self.sampling_rate)
-        check_non_negative_int("steps", self.steps)
+        _set(self, "noise_multiplier", check_non_negative)
+        _set(self, "sampling_rate", check_unit_interval)
+        _set(self, "steps", check_non_negative_int)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,9 +117,9 @@ class Laplace:
     steps: int = 1
 
     def __post_init__(self):
-        check_positive("scale", self.scale)
-        check_positive("l1_sensitivity", self.l1_sensitivity)
-        check_non_negative_int("steps", self.steps)
+        _set(self, "scale", check_positive)
+        _set(self, "l1_sensitivity", check_positive)
+        _set(self, "steps", check_non_negative_int)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,10 +141,10 @@ class ShuffledGaussian:
     epochs: int = 1
 
     def __post_init__(self):
-        check_non_negative("noise_multiplier", self.noise_multiplier)
-        check_positive_int("batch_size", self.batch_size)
-        check_positive_int("num_examples", self.num_examples)
-        check_non_negative_int("epochs", self.epochs)
+        _set(self, "noise_multiplier", check_non_negative)
+        _set(self, "batch_size", check_positive_int)
+        _set(self, "num_examples", check_positive_int)
+        _set(self, "epochs", check_non_negative_int)
         if self.batch_size > self.num_examples:
             raise ValueError(
                 f"batch_size must be <= num_examples ({self.num_examples}), got {self.batch_size}"

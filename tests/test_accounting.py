@@ -254,3 +254,21 @@ def test_import_does_not_pull_tensorflow():
     code = "import sys, fldp_teach.accounting, fldp_teach.rdp, fldp_teach.cli; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_events_store_plain_numbers_so_numpy_inputs_serialise():
+    event = SampledGaussian(noise_multiplier=np.float32(1.5), sampling_rate=np.float64(0.01),
+                            steps=np.int64(10))
+    assert type(event.noise_multiplier) is float and type(event.steps) is int
+    assert event == SampledGaussian(noise_multiplier=1.5, sampling_rate=0.01, steps=10)
+    again = RdpAccountant.from_json(RdpAccountant().compose(event).to_json())
+    assert again.ledger[0].event == event
+
+
+def test_module_docstring_example_runs():
+    import doctest
+
+    import fldp_teach.accounting as module
+
+    result = doctest.testmod(module)
+    assert result.attempted >= 3 and result.failed == 0
