@@ -116,12 +116,12 @@ def rdp_laplace(*, scale, l1_sensitivity, orders) -> np.ndarray:
 #
 #     A_α = E_{x∼μ₀} [ ((1 − q) + q·μ₁(x)/μ₀(x))^α ],   μ₀ = N(0, σ²), μ₁ = N(1, σ²),
 #
-# the larger of the two directions (their Theorem 5 shows A_α ≥ B_α for α ≥ 1).
+# the larger of the two directions: their §3 shows that A_α ≥ B_α = E_μ[(μ₀/μ)^α] for α ≥ 1.
 # μ₁(x)/μ₀(x) = exp((2x − 1)/(2σ²)).
 
 
 def _log_a_minus_one_integer(q: float, sigma: float, orders: np.ndarray) -> np.ndarray:
-    """log(A_α − 1) for integer α ≥ 2 by the binomial expansion (MTZ 2019, §3.2):
+    """log(A_α − 1) for integer α ≥ 2 by the binomial expansion (MTZ 2019, §3):
 
         A_α = Σ_{k=0}^{α} C(α, k) (1 − q)^{α−k} q^k exp((k² − k)/(2σ²)).
 

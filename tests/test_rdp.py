@@ -38,7 +38,7 @@ def oracle_sgm_integral(q, sigma, alpha):
 
 
 def oracle_sgm_binomial(q, sigma, alpha):
-    """The binomial sum (MTZ 2019 §3.2) at 30 digits, for integer α."""
+    """The binomial sum (MTZ 2019 §3) at 30 digits, for integer α."""
     q, s = mp.mpf(q), mp.mpf(sigma)
     a_minus_1 = mp.fsum(
         mp.binomial(alpha, k) * (1 - q) ** (alpha - k) * q**k * mp.expm1((k * k - k) / (2 * s**2))
