@@ -240,3 +240,13 @@ def test_bad_parameters_raise_value_error_naming_them(fn, kwargs, name):
 def test_positional_privacy_arguments_are_refused():
     with pytest.raises(TypeError):
         rdp_gaussian(1.0, [2.0])
+
+
+@pytest.mark.parametrize("q,z", [(1e-4, 0.3), (0.01, 1.0), (0.3, 0.5), (0.9, 20.0)])
+def test_quadrature_and_binomial_sum_agree_at_integer_orders(q, z):
+    """The two independent code paths (trapezoidal rule, binomial sum) meet at integer α."""
+    from fldp_teach.rdp import _log_a_minus_one_fractional, _log_a_minus_one_integer
+
+    orders = np.array([2.0, 3.0, 8.0, 20.0])
+    np.testing.assert_allclose(_log_a_minus_one_fractional(q, z, orders),
+                               _log_a_minus_one_integer(q, z, orders), rtol=1e-9, atol=1e-9)
