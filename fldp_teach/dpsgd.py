@@ -85,7 +85,9 @@ def per_example_gradients(model, x, y):
         with tf.GradientTape() as tape:
             logits_i = model(x_i[None], training=True)  # a batch of one
             loss_i = per_example_loss(y_i[None], logits_i)[0]
-        return tape.gradient(loss_i, model.trainable_variables), loss_i, logits_i[0]
+        grads = tape.gradient(loss_i, model.trainable_variables)
+        # dense gradients (an Embedding's would be IndexedSlices: DP noise goes on every row)
+        return [tf.convert_to_tensor(g) for g in grads], loss_i, logits_i[0]
 
     return tf.vectorized_map(gradient_of_one_example, (x, y))
 

@@ -233,4 +233,6 @@ def clipped_gradient_sum_fast(model, x, y, *, clip_norm):
         reweighted = tf.reduce_sum(factors * losses)
     gradient_sum = tape.gradient(reweighted, model.trainable_variables)
     del tape
-    return ClippedSum(list(gradient_sum), norms, losses, logits)
+    # An Embedding's gradient comes as IndexedSlices (only the rows of the lot's tokens);
+    # DP noise must go on *every* row, so make it dense.
+    return ClippedSum([tf.convert_to_tensor(g) for g in gradient_sum], norms, losses, logits)
