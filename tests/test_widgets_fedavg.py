@@ -1,0 +1,63 @@
+"""Widgets of notebook 07 build without a browser and redraw when a slider moves."""
+import re
+
+import ipywidgets as widgets
+import matplotlib
+import pytest
+
+from fldp_teach.data import load_digits, partition_dirichlet
+from fldp_teach.simulation import History
+from fldp_teach.widgets.fedavg import label_skew_explorer, local_epochs_explorer
+
+matplotlib.use("Agg")
+
+
+def _sliders(box):
+    """description -> slider, for every slider inside ``box`` (nested boxes included)."""
+    found = {}
+    for child in box.children:
+        if isinstance(child, widgets.Box):
+            found.update(_sliders(child))
+        elif isinstance(child, (widgets.FloatSlider, widgets.IntSlider, widgets.FloatLogSlider,
+                                widgets.SelectionSlider)):
+            found[child.description] = child
+    return found
+
+
+def _printed(text, name):
+    values = re.findall(r"(?m)^(?:\x1b\[2K\r)*" + re.escape(name) + r" = ([-0-9.]+)", text)
+    return float(values[-1]) if values else None
+
+
+def test_label_skew_explorer_prints_entropy_of_the_partition(capsys):
+    ds = load_digits(as_images=False)
+    box = label_skew_explorer(ds.x_train, ds.y_train, num_clients=6, alpha=1.0, seed=3)
+    alpha = _sliders(box)["α"]
+    assert alpha.continuous_update is False
+    capsys.readouterr()
+    alpha.value = 0.1
+    out = capsys.readouterr().out
+    assert _printed(out, "α") == pytest.approx(0.1, abs=1e-3)
+    want = partition_dirichlet(ds.x_train, ds.y_train, num_clients=6, alpha=0.1, seed=3).label_entropy.mean()
+    assert _printed(out, "mean label entropy") == pytest.approx(want, abs=5e-4)
+    assert "Figure" in out
+
+
+def _history(accuracies):
+    return History(records=[dict(round=r + 1, accuracy=a, bytes_down=500_000, bytes_up=500_000)
+                            for r, a in enumerate(accuracies)])
+
+
+def test_local_epochs_explorer_selects_precomputed_runs(capsys):
+    runs = {1: _history([0.5, 0.7, 0.8, 0.9]), 5: _history([0.8, 0.92, 0.95, 0.96])}
+    box = local_epochs_explorer(runs, target=0.9)
+    sliders = _sliders(box)
+    assert set(sliders) == {"E", "target"}
+    capsys.readouterr()
+    sliders["E"].value = 5
+    out = capsys.readouterr().out
+    assert _printed(out, "E") == 5
+    assert _printed(out, "rounds to target") == 2
+    assert _printed(out, "MB to target") == pytest.approx(2.0)
+    sliders["target"].value = 0.99
+    assert "not reached in 4 rounds" in capsys.readouterr().out
