@@ -18,16 +18,19 @@ its own privacy accounting over rounds (all for the *unit of privacy = one clien
 * **local DP** (article Eq. 1, E1): each client clips its own update and adds N(0, z²C² I)
   *before* upload, so the server only ever sees noised updates. Every client must carry the
   full noise, so the mean's noise std is zC/√m — √m times more than central DP for the same
-  ε. Privacy: a Gaussian mechanism per participation (no amplification: the client knows it
-  took part), composed over the rounds that client joined (:func:`local_epsilon`).
+  z, and for the same ε local DP needs a larger z still (sensitivity 2C, no amplification by
+  sampling). Privacy: a Gaussian mechanism per participation with sensitivity 2C (any two data sets
+  of the client; no amplification: the client knows it took part), composed over the rounds
+  that client joined (:func:`local_epsilon`).
 * **distributed DP**: each of the m clients adds only N(0, z²C²/m I); the *sum* of m such
   shares carries N(0, z²C² I), the same noise as central DP. This is private only if the
   server learns nothing but the sum — that is what secure aggregation (Bonawitz et al. 2017,
   "Practical Secure Aggregation for Privacy-Preserving Machine Learning") provides: pairwise
   masks that cancel in the sum. Here :func:`secure_sum` *simulates* that by returning only the
   sum. A single client's message alone carries std zC/√m and is therefore NOT private at
-  level z (its ε is that of a Gaussian mechanism with multiplier z/√m); it also assumes the
-  other clients are honest and really add their share.
+  level z (on its own it is a Gaussian mechanism with std zC/√m and sensitivity 2C, i.e.
+  multiplier z/(2√m)); it also assumes the other clients are honest and really add their
+  share. Accounted like central DP (:func:`central_epsilon`) for the sum.
 
 Record-level DP inside a client (DP-SGD on its local data, Abadi et al. 2016) is configured by
 :class:`DPSGDConfig` and used by :func:`fldp_teach.fedavg.client_update`; it protects one
@@ -141,10 +144,9 @@ def central_dp_aggregate(
 def local_dp_update(update: ClientUpdate, *, clip_norm: float, noise_multiplier: float,
                     seed: int | None) -> ClientUpdate:
     """Client side of local DP (article Eq. 1, E1, made correct): clip Δθ_k to C, then add
-    N(0, z²C² I) before upload. Sensitivity of the clipped update is C (replace one client's
-    data by anything: the update moves by at most 2C in the replace-one sense, C in the
-    add/remove sense we account with), so the message is a Gaussian mechanism with noise
-    multiplier z on its own."""
+    N(0, z²C² I) before upload, so the message is private on its own. Two data sets of the same
+    client can give clipped updates up to 2C apart, so as a local-DP mechanism this is a
+    Gaussian with effective multiplier z/2 (accounted by :func:`local_epsilon`)."""
     c = check_positive("clip_norm", clip_norm)
     z = check_non_negative("noise_multiplier", noise_multiplier)
     clipped, norm = clip_update(update.update, clip_norm=c)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -44,7 +45,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class History:
     """Per-round records (dicts with ``round, accuracy, loss, auc, epsilon, bytes_down,
-    bytes_up, participants, rejected``) plus the run's settings and final weights."""
+    bytes_up, participants, participant_ids, rejected, seconds``) plus the run's settings and final weights."""
 
     records: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
@@ -195,6 +196,7 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
                                     noise_schedule=schedule, server_learning_rate=server_learning_rate))
     participations = [[] for _ in range(k_total)]
     for r in tqdm(range(rounds), desc=f"FedAvg ({mode})", disable=not progress):
+        round_start = time.perf_counter()
         z = schedule[r]
         ids = sample_clients(k_total, clients_per_round=clients_per_round,
                              sampling_rate=None if clients_per_round else q,
@@ -237,10 +239,11 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
                       participant_ids=[u.client_id for u in accepted],
                       model_unchanged=mean is None, clip_norm=clip_used, noise_multiplier=z if mode != "none" else 0.0,
                       bytes_down=len(ids) * weights_nbytes(global_weights),
-                      bytes_up=len(accepted) * weights_nbytes(global_weights),
+                      bytes_up=len(updates) * weights_nbytes(global_weights),  # rejected ones were sent too
                       epsilon=_epsilon(mode, schedule[: r + 1], q, d, participations, clients,
                                        batch_size, local_epochs))
         record.update(evaluate(eval_model, global_weights, x_test, y_test))
+        record["seconds"] = time.perf_counter() - round_start  # training, aggregation, accounting, evaluation
         history.records.append(record)
     history.final_weights = global_weights
     return history
