@@ -36,7 +36,8 @@ Record-level DP inside a client (DP-SGD on its local data, Abadi et al. 2016) is
 :class:`DPSGDConfig` and used by :func:`fldp_teach.fedavg.client_update`; it protects one
 patient's record rather than one hospital's whole data set.
 
-Taught in notebooks/06_dp_fedavg.ipynb.
+Taught in notebooks/08_central_dp_fedavg.ipynb (central DP, adaptive clipping); local and
+distributed DP are compared with it in benchmarks/federated.py and the demo.
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ that runs rounds is :func:`fldp_teach.simulation.simulate`.
 FedSGD is the special case ``local_epochs=1, batch_size=None`` (full batch): each client takes
 exactly one gradient step, so with equal n_k the weighted mean of the updates equals one step of
 centralized full-batch gradient descent (a test checks this). Taught in
-notebooks/05_fedavg.ipynb.
+notebooks/07_fedavg.ipynb.
 """
 from __future__ import annotations
 

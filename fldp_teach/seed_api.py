@@ -23,7 +23,7 @@ Here each name is a thin, documented wrapper over the library's federated core
 (:mod:`fldp_teach.fedavg`, :mod:`fldp_teach.dp_fedavg`) with the role the article gives it.
 The noise is local DP (the article adds noise on each device, Eq. 1, E1): each device clips its
 update to C and adds Gaussian noise N(0, z²C²), and ε is accounted over the rounds.
-Taught in notebooks/07_article_code.ipynb.
+Taught in the notebook on the article's code (§5.2/§5.3).
 """
 from __future__ import annotations
 

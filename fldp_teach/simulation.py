@@ -15,6 +15,7 @@ client (ε per example, max over clients) — the right unit when the clients ar
 Local training uses a fast path when it can (:mod:`fldp_teach.stacked_clients`: stacked
 dense clients, or one ``tf.function`` per round) and the reference
 :func:`~fldp_teach.fedavg.client_update` otherwise; ``fast=False`` forces the reference.
+Used by notebooks/07_fedavg.ipynb, 08_central_dp_fedavg.ipynb and the demo (``fldp-teach demo``).
 """
 from __future__ import annotations
 
