@@ -165,14 +165,23 @@ def _segment_logsumexp(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return m + np.log(np.add.reduceat(np.exp(values - np.repeat(m, sizes)), starts))
 
 
-def _log_binomial_excess(u: np.ndarray, a: np.ndarray) -> np.ndarray:
-    """log((1 + u)^α − 1 − αu) for u > −1, α > 1 (≥ 0 by convexity), without cancellation:
+def _log_binomial_excess(w: np.ndarray, q: float, a: np.ndarray) -> np.ndarray:
+    """log((1 + u)^α − 1 − αu) for u = q(e^w − 1) > −1, α > 1 (≥ 0 by convexity), without
+    cancellation or overflow (u itself overflows for large w, so large u is handled by logs):
 
         |αu| < 1e-3:  the binomial series Σ_{k=2}^{8} C(α, k) u^k (terms shrink by < 1e-3 each);
         1 + αu ≤ 0:   log(e^L + (−1 − αu)) with L = α log(1 + u), a sum of two positives;
-        otherwise:    L + log(1 − e^{log(1 + αu) − L})  (relative error ≲ 1e-11).
+        otherwise:    L + log(1 − e^{log(1 + αu) − L})  (relative error ≲ 1e-11),
+
+    where u or αu overflows: log(1 + u) = logaddexp(log(1 − q), log q + w),
+    log(1 + αu) = logaddexp(0, log α + log u), log u = log q + w + log(1 − e^{−w}).
     """
-    u, a = np.broadcast_arrays(u, a)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        u = q * np.expm1(w)  # may be +inf: only used where it is small or negative
+        log1p_u = np.where(np.isfinite(u), np.log1p(np.where(np.isfinite(u), u, 0.0)),
+                           np.logaddexp(math.log1p(-q), math.log(q) + w))
+        log_u = np.where(w > 0, math.log(q) + w + np.log1p(-np.exp(-w)), -np.inf)
+    u, log1p_u, log_u, a = np.broadcast_arrays(u, log1p_u, log_u, a)
     au = a * u
     small = np.abs(au) < 1e-3
     negative = ~small & (1 + au <= 0)
@@ -180,10 +189,13 @@ def _log_binomial_excess(u: np.ndarray, a: np.ndarray) -> np.ndarray:
     out = np.empty(au.shape)
     with np.errstate(divide="ignore", over="ignore"):
         ug, ag = u[general], a[general]
-        L = ag * np.log1p(ug)
-        out[general] = L + np.log(-np.expm1(np.log1p(ag * ug) - L))
+        L = ag * log1p_u[general]
+        aug = ag * ug
+        log1p_au = np.where(np.isfinite(aug), np.log1p(np.where(np.isfinite(aug), aug, 0.0)),
+                            np.logaddexp(0.0, np.log(ag) + log_u[general]))
+        out[general] = L + np.log(-np.expm1(log1p_au - L))
         un, an = u[negative], a[negative]
-        out[negative] = np.logaddexp(an * np.log1p(un), np.log(-1 - an * un))
+        out[negative] = np.logaddexp(an * log1p_u[negative], np.log(-1 - an * un))
         us, as_ = u[small], a[small]
         coef, power, series = as_ * (as_ - 1) / 2, us * us, np.zeros(us.shape)
         for k in range(2, 9):
@@ -200,7 +212,7 @@ _QUADRATURE_TOL = 1e-13
 def _log_a_minus_one_fractional(q: float, sigma: float, orders: np.ndarray) -> np.ndarray:
     """log(A_α − 1) for any real α > 1 by the trapezoidal rule on the defining integral.
 
-    With u(x) = ρ(x) − 1 = q·(exp((2x − 1)/(2σ²)) − 1) and E_{μ₀}[u] = 0,
+    With w(x) = (2x − 1)/(2σ²), u(x) = ρ(x) − 1 = q·(e^w − 1) and E_{μ₀}[u] = 0,
 
         A_α − 1 = ∫ φ_σ(x) · [(1 + u(x))^α − 1 − α·u(x)] dx,
 
@@ -227,9 +239,13 @@ def _log_a_minus_one_fractional(q: float, sigma: float, orders: np.ndarray) -> n
     tail = max(12.0, math.sqrt(2 * (math.log(1 / _QUADRATURE_TOL) + a_max * math.log(2) + 5)))
     x = np.arange(-tail * sigma, a_max + tail * sigma + h, h)
     log_phi = -(x**2) / (2 * sigma**2) - math.log(sigma * math.sqrt(2 * math.pi))
-    u = q * np.expm1((2 * x - 1) / (2 * sigma**2))
-    log_integrand = log_phi + _log_binomial_excess(u[None, :], orders[:, None])
-    return math.log(h) + special.logsumexp(log_integrand, axis=1)
+    w = (2 * x - 1) / (2 * sigma**2)  # log(μ₁/μ₀)(x)
+    out = np.empty(orders.size)
+    chunk = max(1, 2_000_000 // x.size)  # bound the memory of the (orders × grid) matrix
+    for i in range(0, orders.size, chunk):
+        log_integrand = log_phi + _log_binomial_excess(w[None, :], q, orders[i:i + chunk, None])
+        out[i:i + chunk] = math.log(h) + special.logsumexp(log_integrand, axis=1)
+    return out
 
 
 def rdp_sampled_gaussian(*, sampling_rate, noise_multiplier, orders) -> np.ndarray:

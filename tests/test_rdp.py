@@ -242,7 +242,7 @@ def test_positional_privacy_arguments_are_refused():
         rdp_gaussian(1.0, [2.0])
 
 
-@pytest.mark.parametrize("q,z", [(1e-4, 0.3), (0.01, 1.0), (0.3, 0.5), (0.9, 20.0)])
+@pytest.mark.parametrize("q,z", [(1e-4, 0.3), (0.01, 1.0), (0.3, 0.5), (0.9, 20.0), (0.01, 0.05)])
 def test_quadrature_and_binomial_sum_agree_at_integer_orders(q, z):
     """The two independent code paths (trapezoidal rule, binomial sum) meet at integer α."""
     from fldp_teach.rdp import _log_a_minus_one_fractional, _log_a_minus_one_integer
@@ -250,3 +250,10 @@ def test_quadrature_and_binomial_sum_agree_at_integer_orders(q, z):
     orders = np.array([2.0, 3.0, 8.0, 20.0])
     np.testing.assert_allclose(_log_a_minus_one_fractional(q, z, orders),
                                _log_a_minus_one_integer(q, z, orders), rtol=1e-9, atol=1e-9)
+
+
+def test_very_small_noise_stays_finite_and_exact():
+    """z = 0.05: μ₁/μ₀ overflows a float on the quadrature grid; logs keep it exact."""
+    ours = rdp_sampled_gaussian(sampling_rate=0.01, noise_multiplier=0.05, orders=[1.5, 4.5])
+    assert np.all(np.isfinite(ours))
+    np.testing.assert_allclose(ours, [oracle_sgm_integral(0.01, 0.05, a) for a in [1.5, 4.5]], rtol=1e-6)
