@@ -94,12 +94,13 @@ def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[i
     return total // 2, total - total // 2
 
 
-def conv2d_patches(a, *, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1)):
-    """im2col: the input patch under each output pixel of a Conv2D, shape [B, T, kh·kw·c_in]
-    with T = H_out·W_out, so that ``conv2d(a, K)[b, t] == patches[b, t] @ K.reshape(-1, c_out)``.
-
-    Built from kh·kw strided slices of the (padded) input, one per kernel offset (i, j):
-    slice (i, j) holds a[b, i·d + s·u, j·d + s·v, :] for every output pixel (u, v)."""
+def conv2d_shifted_inputs(a, *, kernel_size, strides=(1, 1), padding="valid",
+                          dilation_rate=(1, 1)):
+    """The input as seen by each kernel offset (i, j) of a Conv2D: a list of kh·kw tensors
+    S_ij of shape [B, T, c_in], T = H_out·W_out, with S_ij[b, (u, v)] = a[b, i·d + s·u,
+    j·d + s·v, :] (a padded first for "same"), so that conv2d(a, K)[b, t] =
+    Σ_ij S_ij[b, t] · K[i, j]. Each is one strided slice (cheaper than
+    ``tf.image.extract_patches``)."""
     kh, kw = kernel_size
     sh, sw = strides
     dh, dw = dilation_rate
@@ -112,11 +113,19 @@ def conv2d_patches(a, *, kernel_size, strides=(1, 1), padding="valid", dilation_
         raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
     out_h = (height - (kh - 1) * dh - 1) // sh + 1
     out_w = (width - (kw - 1) * dw - 1) // sw + 1
-    slices = [a[:, i * dh: i * dh + (out_h - 1) * sh + 1: sh,
-                j * dw: j * dw + (out_w - 1) * sw + 1: sw, :]
-              for i in range(kh) for j in range(kw)]
-    patches = tf.stack(slices, axis=3)  # [B, out_h, out_w, kh·kw, c_in]
-    return tf.reshape(patches, [-1, out_h * out_w, kh * kw * int(a.shape[3])])
+    return [tf.reshape(a[:, i * dh: i * dh + (out_h - 1) * sh + 1: sh,
+                         j * dw: j * dw + (out_w - 1) * sw + 1: sw, :],
+                       [-1, out_h * out_w, a.shape[3]])
+            for i in range(kh) for j in range(kw)]
+
+
+def conv2d_patches(a, *, kernel_size, strides=(1, 1), padding="valid", dilation_rate=(1, 1)):
+    """im2col: the input patch under each output pixel of a Conv2D, shape [B, T, kh·kw·c_in],
+    so that ``conv2d(a, K)[b, t] == patches[b, t] @ K.reshape(-1, c_out)``: the shifted
+    inputs S_ij side by side."""
+    shifted = conv2d_shifted_inputs(a, kernel_size=kernel_size, strides=strides,
+                                    padding=padding, dilation_rate=dilation_rate)
+    return tf.concat(shifted, axis=2)
 
 
 def _forward(model, x):
@@ -190,18 +199,41 @@ def embedding_norms_squared(ids, g):
     return tf.reduce_sum(same_id * tf.matmul(g, g, transpose_b=True), axis=[1, 2])
 
 
+def conv2d_norms_squared(a, g, layer):
+    """‖∇_K L_i‖_F² + ‖∇_b L_i‖² for a Conv2D ``layer`` with input a and g = ∂L/∂z.
+
+    The kernel gradient of example i is Σ_t patch_it g_itᵀ: a Dense layer on the patches. When
+    T·(d + p) > d·p (few channels, many pixels: the usual case) we compute it offset by offset,
+    ∇_{K[i,j]} L_b = S_ij[b]ᵀ g_b (``conv2d_shifted_inputs``), never building the patch matrix;
+    otherwise the Gram form on the patches (``dense_norms_squared``)."""
+    shifted = conv2d_shifted_inputs(a, kernel_size=layer.kernel_size, strides=layer.strides,
+                                    padding=layer.padding, dilation_rate=layer.dilation_rate)
+    g = _as_sequence(g)
+    steps, d, p = g.shape[1], len(shifted) * a.shape[-1], g.shape[-1]
+    if steps * (d + p) <= d * p:
+        return dense_norms_squared(tf.concat(shifted, axis=2), g,
+                                   use_bias=layer.bias is not None)
+    kernel = tf.add_n([tf.reduce_sum(tf.square(tf.matmul(s, g, transpose_a=True)), axis=[1, 2])
+                       for s in shifted])
+    if layer.bias is None:
+        return kernel
+    g_total = tf.reduce_sum(g, axis=1)
+    return kernel + tf.reduce_sum(g_total * g_total, axis=1)
+
+
 def _layer_norms_squared(layer, a, g):
+    """Σ over the layer's weights w of ‖∇_w L_i‖², from its input a and g = ∂L/∂z."""
     if isinstance(layer, keras.layers.Embedding):
         return embedding_norms_squared(a, g)
     if isinstance(layer, keras.layers.Conv2D):
-        a = conv2d_patches(a, kernel_size=layer.kernel_size, strides=layer.strides,
-                           padding=layer.padding, dilation_rate=layer.dilation_rate)
+        return conv2d_norms_squared(a, g, layer)
     return dense_norms_squared(a, g, use_bias=layer.bias is not None)
 
 
 def _norms_and_tape(model, x, y):
-    """One forward and one backward pass: per-example loss, logits, norms ‖∇L_i‖ (all layers),
-    and the persistent tape that recorded the forward pass (for the second backward pass)."""
+    """One forward and one backward pass: per-example losses, logits, norms ‖∇L_i‖ (all
+    layers), the persistent tape that recorded the forward pass, and per linear layer
+    ``(layer, z, g)``."""
     with tf.GradientTape(persistent=True) as tape:
         logits, captured = _forward(model, x)
         losses = per_example_loss(y, logits)
@@ -209,30 +241,39 @@ def _norms_and_tape(model, x, y):
     output_grads = tape.gradient(total, [z for _, _, z in captured])  # row i = ∂L_i/∂z_i
     norms_sq = tf.add_n([_layer_norms_squared(layer, a, g)
                          for (layer, a, _), g in zip(captured, output_grads)])
-    return tf.sqrt(tf.maximum(norms_sq, 0.0)), losses, logits, tape
+    layers = [(layer, z, g) for (layer, _, z), g in zip(captured, output_grads)]
+    return tf.sqrt(tf.maximum(norms_sq, 0.0)), losses, logits, tape, layers
 
 
 def per_example_norms_fast(model, x, y):
     """‖∇_θ L_i‖₂ for every example, from per-layer ghost norms (no per-example gradients)."""
-    norms, _, _, tape = _norms_and_tape(model, x, y)
-    del tape
-    return norms
+    return _norms_and_tape(model, x, y)[0]
 
 
 def clipped_gradient_sum_fast(model, x, y, *, clip_norm):
-    """Σ_i min(1, C/‖∇L_i‖) ∇L_i as ∇(Σ_i c_i L_i) with c_i held constant: ghost norms, then a
-    second backward pass on the reweighted loss. Returns a ``ClippedSum`` equal (to rounding)
+    """Σ_i c_i ∇L_i with c_i = min(1, C/‖∇L_i‖): ghost norms, then for each linear layer the
+    backward step from its output z to its own weights w with c_i·g_i in place of g_i,
+
+        Σ_i c_i ∇_w L_i = (∂z/∂w)ᵀ (c ∘ g),
+
+    i.e. the second backward pass on Σ_i c_i L_i (Lee & Kifer 2021; Li et al. 2022) but one
+    layer deep: the g of every layer is already known, so nothing is propagated through the
+    network again (Bu, Wang, Zha, Karypis 2023, "Differentially private optimization on large
+    model at small cost", ICML, "book-keeping"). Returns a ``ClippedSum`` equal (to rounding)
     to ``dpsgd.clipped_gradient_sum_vectorized``, which it falls back to for unsupported
     models (see :func:`ghost_norms_supported`)."""
     supported, _ = ghost_norms_supported(model)
     if not supported:
         return clipped_gradient_sum_vectorized(model, x, y, clip_norm=clip_norm)
-    norms, losses, logits, tape = _norms_and_tape(model, x, y)
+    norms, losses, logits, tape, layers = _norms_and_tape(model, x, y)
     factors = tf.stop_gradient(clip_factors(norms, clip_norm=clip_norm))
-    with tape:
-        reweighted = tf.reduce_sum(factors * losses)
-    gradient_sum = tape.gradient(reweighted, model.trainable_variables)
+    sums = {}
+    for layer, z, g in layers:
+        scaled = g * tf.reshape(factors, [-1] + [1] * (len(g.shape) - 1))  # c_i g_i
+        weights = layer.trainable_variables
+        for w, s in zip(weights, tape.gradient(z, weights, output_gradients=scaled)):
+            # An Embedding's gradient comes as IndexedSlices (only the rows of the lot's
+            # tokens); DP noise must go on *every* row, so make it dense.
+            sums[id(w)] = tf.convert_to_tensor(s)
     del tape
-    # An Embedding's gradient comes as IndexedSlices (only the rows of the lot's tokens);
-    # DP noise must go on *every* row, so make it dense.
-    return ClippedSum([tf.convert_to_tensor(g) for g in gradient_sum], norms, losses, logits)
+    return ClippedSum([sums[id(v)] for v in model.trainable_variables], norms, losses, logits)
