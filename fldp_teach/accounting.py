@@ -16,7 +16,7 @@ phase by phase::
 
 Also here: :func:`dp_sgd_epsilon`, :func:`calibrate_noise_multiplier`, and naive / advanced
 composition for comparison. Layer 1 (numpy/scipy only). Taught in
-notebooks/06_privacy_accounting.ipynb.
+notebooks/06_rdp_accounting.ipynb.
 """
 from __future__ import annotations
 

@@ -121,7 +121,8 @@ def test_no_noise_is_infinite_epsilon():
 
 
 @pytest.mark.parametrize("target,q,steps,delta", [(3.0, 0.01, 10000, 1e-5), (0.5, 256 / 60000, 14063, 1e-5),
-                                                  (8.0, 0.1, 100, 1e-6), (1.0, 1.0, 1, 1e-5)])
+                                                  (8.0, 0.1, 100, 1e-6), (1.0, 1.0, 1, 1e-5),
+                                                  (2000.0, 0.1, 10000, 1e-5)])
 def test_calibration_is_the_smallest_noise_within_1e3(target, q, steps, delta):
     z = calibrate_noise_multiplier(target_epsilon=target, sampling_rate=q, steps=steps, delta=delta)
     assert dp_sgd_epsilon(sampling_rate=q, noise_multiplier=z, steps=steps, delta=delta) <= target
