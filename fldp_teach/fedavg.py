@@ -141,7 +141,10 @@ def client_update(
     y = np.asarray(client_data.y, dtype=np.int32)
     batches = local_batches(len(y), batch_size=batch_size, local_epochs=local_epochs, seed=seed)
     loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    noise_gen = tf.random.Generator.from_seed(0 if seed is None else seed) if dp is not None else None
+    noise_gen = None
+    if dp is not None:  # DP-SGD noise: seeded, or fresh entropy when seed is None
+        noise_gen = (tf.random.Generator.from_non_deterministic_state() if seed is None
+                     else tf.random.Generator.from_seed(seed))
     losses = []
     for idx in batches:
         xb, yb = tf.constant(x[idx]), tf.constant(y[idx])

@@ -133,7 +133,7 @@ class StackedDenseTrainer:
         return out
 
     def __call__(self, global_weights, x, y, idx, mask, *, learning_rate, clip_norm=None,
-                 noise_multiplier=0.0, seed=0):
+                 noise_multiplier=0.0, seed=None):
         m = idx.shape[0]
         stacked = [tf.constant(np.broadcast_to(np.asarray(w, np.float32), (m,) + np.shape(w))) for w in global_weights]
         dp = clip_norm is not None
@@ -141,8 +141,13 @@ class StackedDenseTrainer:
         out = self._sgd(stacked, tf.constant(x, tf.float32), tf.constant(y, tf.int32), tf.constant(idx),
                         tf.constant(mask), tf.constant(learning_rate, tf.float32), tf.constant(c, tf.float32),
                         tf.constant(noise_multiplier * c, tf.float32),
-                        tf.constant([int(seed) % (2 ** 31), 0], tf.int64), dp)
+                        tf.constant([_seed_int(seed), 0], tf.int64), dp)
         return [o.numpy() for o in out]
+
+
+def _seed_int(seed) -> int:
+    """A stateless-RNG seed from ``seed``; None draws fresh entropy."""
+    return int(np.random.default_rng(seed).integers(2**31)) if seed is None else int(seed) % 2**31
 
 
 class OneFunctionRound:
