@@ -215,6 +215,26 @@ def test_harness_reports_error_output(open_notebook):
 
 
 # --------------------------------------------------------------------------- course notebooks
+def _dp_accounting_epsilon(*, noise_multiplier, sampling_rate, steps, delta) -> float:
+    """ε(δ) of ``steps`` Poisson-sampled Gaussian steps by Google's dp-accounting (RDP, improved
+    conversion of Balle et al. 2020, Thm 21) on our order grid: independent of fldp_teach's
+    RDP code."""
+    import dp_accounting
+    from fldp_teach.accounting import DEFAULT_ORDERS
+
+    accountant = dp_accounting.rdp.RdpAccountant(orders=[float(a) for a in DEFAULT_ORDERS])
+    accountant.compose(dp_accounting.PoissonSampledDpEvent(
+        sampling_rate, dp_accounting.GaussianDpEvent(noise_multiplier)), steps)
+    return accountant.get_epsilon(delta)
+
+
+def _central_epsilon(*, noise_multiplier, rounds, sampling_rate, delta) -> float:
+    from fldp_teach.dp_fedavg import central_epsilon
+
+    return central_epsilon(noise_multipliers=[noise_multiplier] * rounds,
+                           sampling_rate=sampling_rate, delta=delta)
+
+
 @dataclass(frozen=True)
 class SliderCheck:
     """What the test does in one course notebook: Run All, move ``slider`` by ``presses`` arrow
@@ -239,6 +259,24 @@ COURSE_CHECKS = [
                 expected=lambda v: math.exp(v["ε"]), reads=("ε",),
                 source="e^ε, the factor bounding the probability ratio (Dwork & Roth 2014, Def. 2.4)",
                 readme_image=True),
+    SliderCheck("02_laplace_mechanism.ipynb", slider="ε", presses=4, printed="scale b",
+                expected=lambda v: v["Δ₁"] / v["ε"], reads=("ε", "Δ₁"),
+                source="b = Δ₁/ε (Dwork & Roth 2014, Def. 3.3 and Thm 3.6), written out here "
+                       "rather than calling mechanisms.laplace_scale"),
+    SliderCheck("06_rdp_accounting.ipynb", slider="noise z", presses=4, printed="ε",
+                expected=lambda v: _dp_accounting_epsilon(
+                    noise_multiplier=v["noise z"], sampling_rate=v["q"],
+                    steps=int(round(v["steps"])), delta=v["δ"]),
+                reads=("noise z", "q", "steps", "δ"),
+                source="dp-accounting's RdpAccountant (Google; the independent reference) on "
+                       "fldp_teach.accounting.DEFAULT_ORDERS: T-fold Poisson-sampled Gaussian"),
+    SliderCheck("08_central_dp_fedavg.ipynb", slider="noise z", presses=4, printed="ε",
+                expected=lambda v: _central_epsilon(
+                    noise_multiplier=v["noise z"], rounds=int(v["rounds"]), sampling_rate=v["q"],
+                    delta=1e-5),   # DELTA of the notebook (not a slider)
+                reads=("noise z", "rounds", "q"),
+                source="fldp_teach.dp_fedavg.central_epsilon over `rounds` identical rounds "
+                       "(the widget itself prints accounting.dp_sgd_epsilon)"),
 ]
 COURSE_CHECKS = [c for c in COURSE_CHECKS if (ROOT / "notebooks" / c.notebook).exists()]
 
