@@ -8,30 +8,38 @@ for a linear layer z = a·W + b, the gradient of example i is an outer product,
 
 so its norm needs only a_i and g_i, which one forward and one backward pass already give:
 
-    ‖∇_W L_i‖_F² = ‖a_i‖² · ‖g_i‖²                       (a_i a vector, Goodfellow 2015 §3)
+    ‖∇_W L_i‖_F² = ‖a_i‖² · ‖g_i‖²                       (a_i a vector, Goodfellow 2015)
     ‖∇_W L_i‖_F² = Σ_{t,s} (a_it·a_is)(g_it·g_is)
                  = ⟨a_i a_iᵀ, g_i g_iᵀ⟩_F                (a_i a sequence of T rows: "ghost
                                                           norm", Li, Tramèr, Liang, Hashimoto
-                                                          2022, ICLR, §4 and Eq. (3))
+                                                          2022, "Large language models can be
+                                                          strong differentially private
+                                                          learners", ICLR, §4)
     ‖∇_b L_i‖² = ‖Σ_t g_it‖².
 
 A Conv2D layer is the same linear map applied to the T = H_out·W_out image patches of the
-input (im2col; Rochette, Manoel, Tramel 2019; Lee & Kifer 2021, "Scaling up differentially
-private deep learning with fast per-example gradient clipping", PoPETs, §3), and an Embedding
+input (im2col; Rochette, Manoel, Tramel 2019, "Efficient per-example gradient computations
+in convolutional neural networks", arXiv:1912.06015; Lee & Kifer 2021, "Scaling up
+differentially private deep learning with fast per-example gradient clipping", PoPETs), and
+an Embedding
 is a linear map of one-hot rows: ‖∇_E L_i‖² = Σ_{t,s} [id_t = id_s] (g_it·g_is).
 For each layer we compute the norm in whichever of two forms is cheaper ("mixed ghost
-norm", Bu, Mao, Xu 2023, "Scalable and efficient training of large convolutional neural
-networks with differential privacy", NeurIPS 2022, §3.2): the Gram form above costs about
+norm", Bu, Mao, Xu 2022, "Scalable and efficient training of large convolutional neural
+networks with differential privacy", NeurIPS): the Gram form above costs about
 T²(d + p) per example, materialising that one layer's per-example gradient a_iᵀ g_i
 (shape d × p) costs T·d·p.
 
 Then DP-SGD's clipped sum needs no per-example gradient either: with clip factors
-c_i = min(1, C/‖g_i‖) held constant,
+c_i = min(1, C/‖∇L_i‖) held constant,
 
     Σ_i c_i ∇L_i = ∇ (Σ_i c_i L_i),
 
-one *second backward pass* on the reweighted loss (Lee & Kifer 2021, Alg. 2; Li et al. 2022,
-"ghost clipping"). Total: one forward and two backward passes, whatever the batch size.
+a *second backward pass* on the reweighted loss (Lee & Kifer 2021; Li et al. 2022, "ghost
+clipping"). Since every layer's g is already known, that pass need not travel through the
+network again: each layer's share is one backward step from its output z to its weights with
+c_i·g_i in place of g_i (Bu, Wang, Zha, Karypis 2023, "Differentially private optimization on
+large model at small cost", ICML: "book-keeping"). Total: one forward pass, one backward
+pass, the norms and one weight-gradient product per layer, whatever the batch size.
 
 Supported: ``keras.Sequential`` models whose layers with weights are all ``Dense``,
 ``Conv2D`` (channels_last, groups=1) or ``Embedding`` (without ``mask_zero``), and whose
@@ -135,7 +143,9 @@ def _forward(model, x):
     a, captured = x, []
     for layer in model.layers:
         if isinstance(layer, keras.layers.Dense):
-            z = tf.tensordot(a, layer.kernel, axes=1)  # z = a·W (+ b)
+            # z = a·W (+ b), over the last axis of a
+            z = (tf.matmul(a, layer.kernel) if len(a.shape) == 2
+                 else tf.tensordot(a, layer.kernel, axes=1))
             if layer.bias is not None:
                 z = z + layer.bias
             captured.append((layer, a, z))

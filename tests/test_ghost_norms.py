@@ -77,6 +77,18 @@ def _conv_model(kernel_size, strides, padding, dilation):
     ])
 
 
+def _gram_conv_model():
+    """4×4×8 input, 3×3 valid conv to 8 channels: T = 4 pixels, d = 72, p = 8, so
+    T·(d + p) ≤ d·p and the Conv2D norm takes the Gram form on the patches."""
+    return keras.Sequential([
+        keras.Input((4, 4, 8)),
+        keras.layers.Conv2D(8, 3, activation="relu",
+                            kernel_initializer=keras.initializers.GlorotUniform(seed=6)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(3, kernel_initializer=keras.initializers.GlorotUniform(seed=7)),
+    ])
+
+
 def _sequence_model():
     """Embedding → Dense on a sequence (Gram form) → Flatten → Dense without bias."""
     return keras.Sequential([
@@ -96,6 +108,7 @@ CASES = {
     "mlp": (lambda: models.mlp(30, num_classes=2, hidden_units=(16, 8), seed=0), (30,), 2),
     "small_cnn": (lambda: models.small_cnn(seed=0), (8, 8, 1), 10),
     "sequence": (_sequence_model, (6,), 3),
+    "conv_gram": (_gram_conv_model, (4, 4, 8), 3),
     **{f"conv{i}": ((lambda v=v: _conv_model(*v)), (9, 9, 2), 4)
        for i, v in enumerate(CONV_VARIANTS)},
 }
