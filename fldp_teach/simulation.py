@@ -166,6 +166,10 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     rounds = check_positive_int("rounds", rounds)
+    learning_rate = check_positive("learning_rate", learning_rate)
+    local_epochs = check_positive_int("local_epochs", local_epochs)
+    batch_size = None if batch_size is None else check_positive_int("batch_size", batch_size)
+    check_non_negative("server_learning_rate", server_learning_rate)
     d = check_open_unit("delta", delta)
     clients = _clients_of(partition)
     k_total = len(clients)

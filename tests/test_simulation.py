@@ -145,6 +145,10 @@ def test_simulate_validates_its_arguments(cancer):
                  noise_schedule=[1.0], progress=False)
     with pytest.raises(ValueError, match="delta"):
         simulate(_logreg(cancer), part, test, rounds=1, delta=float("nan"), progress=False)
+    with pytest.raises(ValueError, match="learning_rate must be > 0, got -0.1"):
+        simulate(_logreg(cancer), part, test, rounds=1, learning_rate=-0.1, progress=False)
+    with pytest.raises(ValueError, match="batch_size"):
+        simulate(_logreg(cancer), part, test, rounds=1, batch_size=0, progress=False)
 
 
 def test_roc_auc_matches_sklearn_with_ties():
