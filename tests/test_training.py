@@ -102,7 +102,7 @@ def test_poisson_training_survives_empty_lots():
     x, y = _toy(n=20)  # q = 1/20: a lot is empty with probability 0.95**20 ≈ 0.36
     model = models.logistic_regression(5, num_classes=3, seed=0)
     h = train_dp_sgd(model, x, y, epochs=2, batch_size=1, learning_rate=0.1, clip_norm=1.0,
-                     noise_multiplier=1.0, delta=1e-5, seed=0, progress=False)
+                     noise_multiplier=1.0, delta=1e-5, seed=0, progress=True)
     assert h.steps == 40 and all(np.isfinite(w).all() for w in model.get_weights())
 
 
