@@ -28,8 +28,7 @@ losses attached to the model (``model.losses``) are not part of ``L_i`` and are 
 """
 from __future__ import annotations
 
-import math
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import tensorflow as tf
 
