@@ -176,6 +176,7 @@ def plot_privacy_utility(points: Mapping[float, tuple[float, float]], *, baselin
         ax.axhline(baseline_accuracy, color="0.3", ls="--", lw=1,
                    label=f"no DP (ε = ∞): {baseline_accuracy:.3f}")
     ax.set_xscale("log")
+    ax.margins(x=0.1)                                       # room for the z labels at both ends
     ax.set_xlabel(r"user-level $\varepsilon$ after all rounds (log scale)")
     ax.set_ylabel("test accuracy")
     ax.set_title("Privacy–utility trade-off")

@@ -27,7 +27,7 @@ def label_skew_explorer(x, y, *, num_clients: int = 10, alpha: float = 0.5, seed
     prints ``α``, the mean label entropy and the smallest/largest n_k, and draws
     :func:`fldp_teach.plots.fedavg.plot_label_histogram`."""
     slider = widgets.FloatLogSlider(value=alpha, base=10, min=-2, max=2, step=0.25, description="α",
-                                    continuous_update=False, readout_format=".3g")
+                                    continuous_update=False, readout_format=".3f")
 
     iid_entropy = partition_iid(x, y, num_clients=num_clients, seed=seed).label_entropy.mean()
 
