@@ -269,6 +269,19 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
 
     x_all, y_all = tf.constant(x), tf.constant(y)
     denominator = tf.constant(float(batch_size))  # qN = B: the expected lot size
+    totals = tf.Variable(tf.zeros([3]), trainable=False)  # Σ L_i, #correct, #examples
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)], jit_compile=False)
+    def train_on(lot):
+        """One step on the examples ``lot``, gathered and accounted for inside TF."""
+        totals.assign_add(tf.stack(step(tf.gather(x_all, lot), tf.gather(y_all, lot),
+                                        denominator)))
+
+    @tf.function(input_signature=[], jit_compile=False)
+    def train_on_poisson_lot():
+        train_on(poisson_lot(lot_generator, num_examples=num_examples,
+                             sampling_rate=sampling_rate))
+
     records = {k: [] for k in ("loss", "accuracy", "val_loss", "val_accuracy", "epsilon",
                                "step_time")}
     from tqdm.auto import tqdm
@@ -277,17 +290,16 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
                desc="DP-SGD" if private else "SGD", unit="step")
     for _ in range(epochs):
         if sampling == "poisson":
-            lots = (poisson_lot(lot_generator, num_examples=num_examples,
-                                sampling_rate=sampling_rate) for _ in range(steps_per_epoch))
+            lots = [None] * steps_per_epoch  # drawn inside train_on_poisson_lot
         else:
             lots = shuffled_batches(lot_generator, num_examples=num_examples,
                                     batch_size=batch_size)
-        totals, times = tf.zeros([3]), []
+        totals.assign(tf.zeros([3]))
+        times = []
         for lot in lots:
             start = time.perf_counter()
-            metrics = step(tf.gather(x_all, lot), tf.gather(y_all, lot), denominator)
+            train_on_poisson_lot() if lot is None else train_on(lot)
             times.append(time.perf_counter() - start)
-            totals += tf.stack(metrics)
             bar.update(1)
         loss_sum, correct, count = (float(v) for v in totals.numpy())
         records["loss"].append(loss_sum / count if count else math.nan)
