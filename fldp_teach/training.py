@@ -42,6 +42,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from fldp_teach import accounting
 from fldp_teach._validation import (
     check_non_negative,
     check_open_unit,
@@ -51,6 +52,7 @@ from fldp_teach._validation import (
 )
 from fldp_teach.datasets import validate_xy
 from fldp_teach.dpsgd import dp_gradient, per_example_loss
+from fldp_teach.ghost_norms import ghost_norms_supported
 
 __all__ = [
     "TrainingHistory",
@@ -212,8 +214,6 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
     ``delta`` after all epochs (then ``noise_multiplier`` must be None). ``private=False``
     runs the same loop with plain mean gradients (see :func:`train_sgd`).
     ``seed`` seeds the lots and the noise (the model's initial weights are the caller's)."""
-    from fldp_teach import accounting
-
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size)
     learning_rate = check_positive("learning_rate", learning_rate)
@@ -256,8 +256,6 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
         if noise_multiplier > 0 and math.isinf(clip_norm):
             raise ValueError("clip_norm must be finite when noise_multiplier > 0, got inf")
         if method == "fast":
-            from fldp_teach.ghost_norms import ghost_norms_supported
-
             method = method if ghost_norms_supported(model)[0] else "vectorized"
         step = make_dp_train_step(model, opt, clip_norm=clip_norm,
                                   noise_multiplier=noise_multiplier,
