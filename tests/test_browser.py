@@ -200,7 +200,7 @@ def test_harness_self_test(open_notebook):
     slider.press("ArrowRight")
     with pytest.raises(WaitTimeout, match=r"scale b = expected value"):
         slider.wait_updated(before, name="scale b", expected=lambda eps: 2.0 / eps + 0.01,
-                            timeout=8)
+                            timeout=5)
     assert slider.wait_updated(before, name="scale b", expected=lambda eps: 2.0 / eps,
                                timeout=SLIDER_TIMEOUT_S) == (pytest.approx(1.6), 1.25)
     assert notebook.error_outputs() == []
@@ -223,6 +223,18 @@ def _dp_accounting_epsilon(*, noise_multiplier, sampling_rate, steps, delta) -> 
     from fldp_teach.accounting import DEFAULT_ORDERS
 
     accountant = dp_accounting.rdp.RdpAccountant(orders=[float(a) for a in DEFAULT_ORDERS])
+    accountant.compose(dp_accounting.PoissonSampledDpEvent(
+        sampling_rate, dp_accounting.GaussianDpEvent(noise_multiplier)), steps)
+    return accountant.get_epsilon(delta)
+
+
+def _dp_accounting_pld_epsilon(*, noise_multiplier, sampling_rate, steps, delta) -> float:
+    """ε(δ) by dp-accounting's PLD accountant (pessimistic discretization, interval 1e-3, the
+    notebook's setting): near-exact, so it must not exceed the RDP bound."""
+    import dp_accounting
+    from dp_accounting.pld import pld_privacy_accountant
+
+    accountant = pld_privacy_accountant.PLDAccountant(value_discretization_interval=1e-3)
     accountant.compose(dp_accounting.PoissonSampledDpEvent(
         sampling_rate, dp_accounting.GaussianDpEvent(noise_multiplier)), steps)
     return accountant.get_epsilon(delta)
@@ -252,13 +264,23 @@ class SliderCheck:
     source: str                       # where the formula comes from (for the reader)
     readme_image: bool = False        # also save the widget area as the README's picture
     occurrence: int | None = None
+    # then, optionally, press a Button of the same widget: ``button_printed`` must show
+    # ``button_expected(values)`` for the values after the move
+    button: str | None = None
+    button_printed: str = ""
+    button_expected: Callable[[Mapping[str, float]], float] | None = None
 
 
 COURSE_CHECKS = [
     SliderCheck("00_setup_and_tour.ipynb", slider="ε", presses=4, printed="e^ε",
                 expected=lambda v: math.exp(v["ε"]), reads=("ε",),
-                source="e^ε, the factor bounding the probability ratio (Dwork & Roth 2014, Def. 2.4)",
-                readme_image=True),
+                source="e^ε, the factor bounding the probability ratio (Dwork & Roth 2014, Def. 2.4)"),
+    SliderCheck("01_what_dp_promises.ipynb", slider="ε", occurrence=0, presses=4,
+                printed="bound", expected=lambda v: math.exp(v["ε"]) / (1 + math.exp(v["ε"])),
+                reads=("ε",),
+                source="e^ε/(1 + e^ε), the best membership-guessing success against ε-DP "
+                       "(Wasserman & Zhou 2010, Thm 2.4; Kairouz et al. 2015, Thm 2.1); the "
+                       "notebook has two sliders named ε: this is the first"),
     SliderCheck("02_laplace_mechanism.ipynb", slider="ε", presses=4, printed="scale b",
                 expected=lambda v: v["Δ₁"] / v["ε"], reads=("ε", "Δ₁"),
                 source="b = Δ₁/ε (Dwork & Roth 2014, Def. 3.3 and Thm 3.6), written out here "
@@ -269,7 +291,12 @@ COURSE_CHECKS = [
                     steps=int(round(v["steps"])), delta=v["δ"]),
                 reads=("noise z", "q", "steps", "δ"),
                 source="dp-accounting's RdpAccountant (Google; the independent reference) on "
-                       "fldp_teach.accounting.DEFAULT_ORDERS: T-fold Poisson-sampled Gaussian"),
+                       "fldp_teach.accounting.DEFAULT_ORDERS: T-fold Poisson-sampled Gaussian",
+                button="compute ε_PLD", button_printed="ε_PLD",
+                button_expected=lambda v: _dp_accounting_pld_epsilon(
+                    noise_multiplier=v["noise z"], sampling_rate=v["q"],
+                    steps=int(round(v["steps"])), delta=v["δ"]),
+                readme_image=True),
     SliderCheck("08_central_dp_fedavg.ipynb", slider="noise z", presses=4, printed="ε",
                 expected=lambda v: _central_epsilon(
                     noise_multiplier=v["noise z"], rounds=int(v["rounds"]), sampling_rate=v["q"],
@@ -304,7 +331,18 @@ def test_course_notebook_runs_and_slider_updates(open_notebook, check):
                                          timeout=SLIDER_TIMEOUT_S)
     TIMES[f"{stem}: slider update"] = round(time.monotonic() - start, 1)
     slider.screenshot(ARTIFACTS / f"{stem}_widget_after.png")
+    assert value != parse_readout(before.readout)
+
+    if check.button:
+        values = {name: slider.sibling(name).value() for name in check.reads}
+        want = check.button_expected(values)
+        image_before = slider.image_src()
+        start = time.monotonic()
+        slider.click_button(check.button)
+        shown = slider.wait_printed(check.button_printed, want, image_before=image_before,
+                                    timeout=SLIDER_TIMEOUT_S)
+        TIMES[f"{stem}: button {check.button!r}"] = round(time.monotonic() - start, 1)
+        assert shown <= printed + 5e-4, (check.button_printed, shown, check.printed, printed)
     if check.readme_image:   # the lead copies it to docs/img/notebook_sliders.png (< 150 KB)
         slider.screenshot(ARTIFACTS / "notebook_sliders.png")
-    assert value != parse_readout(before.readout)
     assert notebook.error_outputs() == []

@@ -266,6 +266,41 @@ class Slider:
                         what=f"{name} = expected value after moving {self.description!r}",
                         describe=describe)
 
+    def click_button(self, description: str) -> None:
+        """Click the ipywidgets Button labelled ``description`` in this slider's widget."""
+        buttons = self.cell.locator(".widget-button", has_text=re.compile(
+            r"^\s*" + re.escape(description) + r"\s*$"))
+        if buttons.count() != 1:
+            raise AssertionError(f"{self.notebook.name}: expected one button {description!r} "
+                                 f"next to slider {self.description!r}, found {buttons.count()}")
+        buttons.first.click()
+
+    def wait_printed(self, name: str, expected: float, *, image_before: str,
+                     timeout: float = 90.0) -> float:
+        """Wait until a line ``name = value`` shows ``expected`` (as rounded when printed),
+        the plot image differs from ``image_before``, the kernel is idle and no error shows;
+        return the printed value."""
+        notebook = self.notebook
+        seen = {}
+
+        def shown():
+            errors = notebook.error_outputs()
+            if errors:
+                raise NotebookError(f"{notebook.name}: error while waiting for {name}:\n"
+                                    + "\n---\n".join(errors))
+            if notebook.kernel_status() != "Idle":
+                return None
+            text = seen["text"] = self.printed_text(name)
+            if text is None or abs(float(text) - expected) > rounding_tolerance(text):
+                return None
+            image = self.image_src()
+            return float(text) if image and image != image_before else None
+
+        return wait_for(shown, timeout=timeout, interval=0.5,
+                        what=f"{name} = {expected} under slider {self.description!r}",
+                        describe=lambda: f"printed {name} = {seen.get('text')}; output: "
+                                         f"{self.output_text()[:400]!r}")
+
     def screenshot(self, path: Path) -> None:
         """A PNG of this cell's output area (slider, printed lines and plot)."""
         path.parent.mkdir(parents=True, exist_ok=True)
