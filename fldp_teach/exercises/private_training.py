@@ -1,0 +1,88 @@
+"""Checkers for the exercises of notebook 05 (private training).
+
+Each checker calls the student's function on several inputs, compares with the library, prints
+✅ or a hint through :func:`fldp_teach.exercises.report`, and returns True/False. It never
+raises, so an unfinished exercise (``...`` returns None) just prints a hint.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from fldp_teach.clipping import clip_per_example
+from fldp_teach.exercises import report
+from fldp_teach.perturbation import output_perturbation_sensitivity
+
+__all__ = ["check_output_perturbation_sensitivity", "check_clipped_sum"]
+
+
+def _call(fn, *args, **kwargs):
+    """fn(*args, **kwargs), or the exception it raised (so that checkers never raise)."""
+    try:
+        return fn(*args, **kwargs), None
+    except Exception as exc:  # noqa: BLE001 - any student error becomes a hint
+        return None, exc
+
+
+def check_output_perturbation_sensitivity(my_sensitivity) -> bool:
+    """``my_sensitivity(num_examples, regularization)`` must return 2/(nλ), the L2 sensitivity
+    of the regularized logistic-regression minimizer (Chaudhuri et al. 2011, Corollary 8)."""
+    for n, lam in ((426, 0.01), (100, 0.5), (10_000, 1e-4)):
+        got, err = _call(my_sensitivity, n, lam)
+        if err is not None:
+            return report(False, success="", hint=f"my_sensitivity({n}, {lam}) raised {err!r}.")
+        if got is None or got is Ellipsis:
+            return report(False, success="", hint="my_sensitivity returns nothing yet: a formula in n and λ.")
+        try:
+            value = float(got)
+        except (TypeError, ValueError):
+            return report(False, success="", hint=f"return a number, got {got!r}.")
+        want = output_perturbation_sensitivity(num_examples=n, regularization=lam)
+        if not math.isclose(value, want, rel_tol=1e-9):
+            hint = f"for n = {n}, λ = {lam} you return {value:.4g}, expected {want:.4g}."
+            if math.isclose(value, want / 2, rel_tol=1e-9):
+                hint += (" Off by a factor 2: replacing one example removes one gradient term of norm ≤ 1/n"
+                         " AND adds another one.")
+            elif math.isclose(value, 2 / n, rel_tol=1e-9):
+                hint += " Where is λ? The (λ-strongly convex) regularizer is what keeps the minimizer from moving far."
+            return report(False, success="", hint=hint)
+    return report(True, success="2/(nλ): more data or more regularization → a less sensitive minimizer.",
+                  hint="")
+
+
+def check_clipped_sum(my_clipped_sum) -> bool:
+    """``my_clipped_sum(per_example_gradients, clip_norm)`` ([B, d] numpy array) must return
+    Σ_i g_i·min(1, C/‖g_i‖) (Abadi et al. 2016, Alg. 1: clip each example, then sum)."""
+    rng = np.random.default_rng(5)
+    cases = [(rng.standard_normal((8, 5)) * rng.uniform(0.1, 3, (8, 1)), 1.0),
+             (np.vstack([np.zeros((1, 3)), rng.standard_normal((4, 3))]), 0.5),
+             (rng.standard_normal((16, 2)) * 0.01, 10.0)]
+    for grads, clip in cases:
+        got, err = _call(my_clipped_sum, grads.copy(), clip)
+        if err is not None:
+            return report(False, success="", hint=f"my_clipped_sum raised {err!r}.")
+        if got is None or got is Ellipsis:
+            return report(False, success="", hint="my_clipped_sum returns nothing yet: clip each row, then sum.")
+        try:
+            value = np.asarray(got, dtype=float)
+        except (TypeError, ValueError):
+            return report(False, success="", hint=f"return a vector, got {got!r}.")
+        clipped, _ = clip_per_example(grads, clip_norm=clip)
+        want = clipped.sum(axis=0)
+        if value.shape != want.shape:
+            return report(False, success="", hint=f"return one vector of shape {want.shape} (the sum over examples), "
+                                                  f"got shape {value.shape}.")
+        if not np.allclose(value, want, rtol=1e-9, atol=1e-12):
+            hint = "the clipped sum does not match."
+            total = grads.sum(axis=0)
+            total_clipped = total * min(1.0, clip / max(np.linalg.norm(total), 1e-300))
+            if np.allclose(value, total_clipped):
+                hint += " You clipped the SUM; clip each example's gradient first (that bounds one person's influence)."
+            elif np.allclose(value, want / len(grads)):
+                hint += " You returned the mean; DP-SGD sums, adds noise, and only then divides by the lot size."
+            elif np.any(~np.isfinite(value)):
+                hint += " NaN/inf: a zero gradient has norm 0; min(1, C/0) must be 1 (use np.maximum on the norm)."
+            return report(False, success="", hint=hint)
+    return report(True, success="clip each example to norm ≤ C, then sum: one example moves the sum by at most C.",
+                  hint="")

@@ -1,0 +1,122 @@
+"""Figures of notebook 05 (private training for the medical binary task): accuracy against ε
+for output perturbation, objective perturbation and DP-SGD; one DP-SGD run against its
+non-private baseline; measured train/test gaps with and without DP.
+
+Also the one formula this notebook states about generalization, the "transfer" bound of
+differential privacy (Dwork, Feldman, Hardt, Pitassi, Reingold & Roth 2015, "Generalization in
+adaptive data analysis and holdout reuse", NeurIPS; Bassily, Nissim, Smith, Steinke, Stemmer &
+Ullman 2016, "Algorithmic stability for adaptive data analysis", STOC): if a training algorithm
+is (ε, δ)-DP for REPLACE-ONE neighbours and the loss takes values in [0, 1], then
+
+    | E[test loss] − E[train loss] | ≤ e^ε − 1 + δ,
+
+because swapping any one training example for a fresh one changes the probability of every
+event by at most a factor e^ε (plus δ). The proof is three lines (in the notebook); the bound is
+in expectation over the data and the algorithm's coins. Taught in
+notebooks/05_private_training.ipynb.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from fldp_teach._validation import check_non_negative, check_unit_interval
+
+__all__ = [
+    "dp_generalization_bound",
+    "replace_one_from_add_remove",
+    "plot_accuracy_vs_epsilon",
+    "plot_training_run",
+    "plot_generalization_gaps",
+]
+
+
+def _new_axes(ax, figsize=(7, 4)):
+    if ax is None:
+        fig = Figure(figsize=figsize, layout="constrained")
+        ax = fig.add_subplot()
+    return ax.figure, ax
+
+
+def dp_generalization_bound(*, epsilon, delta=0.0) -> float:
+    """e^ε − 1 + δ: the largest expected train/test gap of a [0, 1]-valued loss that
+    replace-one (ε, δ)-DP allows (module docstring). Vacuous (≥ 1) once ε ≥ ln 2 ≈ 0.69."""
+    eps = check_non_negative("epsilon", epsilon, allow_inf=True)
+    d = check_unit_interval("delta", delta)
+    return math.expm1(eps) + d if math.isfinite(eps) else math.inf
+
+
+def replace_one_from_add_remove(*, epsilon, delta) -> tuple[float, float]:
+    """An add/remove (ε, δ)-DP algorithm is replace-one (2ε, (1 + e^ε)δ)-DP: replacing x by x'
+    is removing x, then adding x' (group privacy for 2 steps; Dwork & Roth 2014, Thm 2.2's
+    argument applied to (ε, δ))."""
+    eps = check_non_negative("epsilon", epsilon, allow_inf=True)
+    d = check_unit_interval("delta", delta)
+    return 2 * eps, min(1.0, (1 + math.exp(eps)) * d) if math.isfinite(eps) else 1.0
+
+
+def plot_accuracy_vs_epsilon(results: dict, *, baseline=None, ax=None) -> Figure:
+    """``results`` maps a method name to ``(epsilons, accuracies)`` where ``accuracies`` has one
+    row per ε and one column per seed; draws mean ± one standard deviation over seeds against ε
+    (log axis), and the non-private ``baseline`` accuracy as a dashed line."""
+    fig, ax = _new_axes(ax)
+    for name, (epsilons, accuracies) in results.items():
+        acc = np.atleast_2d(np.asarray(accuracies, dtype=float))
+        if acc.shape[0] != len(epsilons):
+            acc = acc.T
+        mean = acc.mean(axis=1)
+        std = acc.std(axis=1, ddof=1) if acc.shape[1] > 1 else np.zeros_like(mean)
+        ax.errorbar(epsilons, mean, yerr=std, marker="o", capsize=3, label=name)
+    if baseline is not None:
+        ax.axhline(baseline, color="black", ls="--", lw=1, label="non-private")
+    ax.set_xscale("log")
+    ax.set_xlabel("privacy budget ε")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Three correct ways to train privately (breast cancer, logistic regression)")
+    ax.set_ylim(0.3, 1.0)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3, which="both")
+    return fig
+
+
+def plot_training_run(history, *, baseline=None, ax=None) -> Figure:
+    """Training and test accuracy per epoch of a ``TrainingHistory`` (DP-SGD), with the
+    ``baseline`` history (non-private) dashed; the title states the final ε."""
+    fig, ax = _new_axes(ax)
+    epochs = np.arange(1, history.epochs + 1)
+    ax.plot(epochs, history.accuracy, color="tab:blue", label="DP-SGD, train")
+    ax.plot(epochs, history.val_accuracy, color="tab:orange", label="DP-SGD, test")
+    if baseline is not None:
+        be = np.arange(1, baseline.epochs + 1)
+        ax.plot(be, baseline.accuracy, color="tab:blue", ls="--", alpha=0.6, label="non-private, train")
+        ax.plot(be, baseline.val_accuracy, color="tab:orange", ls="--", alpha=0.6,
+                label="non-private, test")
+    eps = history.epsilon[-1] if history.epsilon else math.inf
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("accuracy")
+    ax.set_title(f"DP-SGD: z = {history.noise_multiplier:g}, C = {history.clip_norm:g}, "
+                 f"ε = {eps:.2f} at δ = {history.delta:g}" if history.delta else "SGD (non-private)")
+    ax.set_ylim(0.5, 1.0)
+    ax.legend(fontsize=8, loc="lower right")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_generalization_gaps(rows, *, ax=None) -> Figure:
+    """``rows``: ``(label, gaps)`` pairs, ``gaps`` the measured test − train loss of each seed.
+    Draws one bar per setting (mean over seeds) with the seeds as dots."""
+    fig, ax = _new_axes(ax)
+    labels = [r[0] for r in rows]
+    for i, (_, gaps) in enumerate(rows):
+        g = np.asarray(gaps, dtype=float)
+        ax.bar(i, g.mean(), color="tab:blue", alpha=0.6)
+        ax.plot(np.full(g.shape, i), g, "k.", ms=6)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(range(len(rows)), labels, fontsize=8)
+    ax.set_ylabel("test loss − train loss (nats)")
+    ax.set_xlabel("training (MLP, breast cancer)")
+    ax.set_title("Measured generalization gap, one dot per seed")
+    ax.grid(alpha=0.3, axis="y")
+    return fig
