@@ -63,8 +63,10 @@ from fldp_teach.dpsgd import (
 
 __all__ = [
     "ghost_norms_supported",
+    "conv2d_shifted_inputs",
     "conv2d_patches",
     "dense_norms_squared",
+    "conv2d_norms_squared",
     "embedding_norms_squared",
     "per_example_norms_fast",
     "clipped_gradient_sum_fast",
@@ -187,7 +189,7 @@ def dense_norms_squared(a, g, *, use_bias=True):
     a, g = _as_sequence(a), _as_sequence(g)
     d, p, steps = a.shape[-1], g.shape[-1], a.shape[1]
     if steps is not None and steps * (d + p) > d * p:  # cheaper: the layer's a_iᵀ g_i
-        per_example = tf.einsum("btd,btp->bdp", a, g)
+        per_example = tf.matmul(a, g, transpose_a=True)  # [B, d, p]
         kernel = tf.reduce_sum(per_example * per_example, axis=[1, 2])
     else:  # Gram ("ghost") form ⟨a_i a_iᵀ, g_i g_iᵀ⟩_F
         kernel = tf.reduce_sum(tf.matmul(a, a, transpose_b=True)
