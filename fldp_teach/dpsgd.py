@@ -45,6 +45,7 @@ __all__ = [
     "sum_gradients",
     "add_noise",
     "normalize",
+    "skip_empty_lot",
     "clipped_gradient_sum_vectorized",
     "dp_gradient",
 ]
@@ -139,11 +140,19 @@ def normalize(noisy_sum, *, denominator):
     return [s / denominator for s in noisy_sum]
 
 
-def _empty_clipped_sum(model, x):
-    """The clipped sum of an empty lot (Poisson sampling can draw one): zero gradients."""
-    logits = model(x, training=False)  # shape [0, num_classes]
-    return ClippedSum([tf.zeros_like(v) for v in model.trainable_variables],
-                      tf.zeros([0], logits.dtype), tf.zeros([0], logits.dtype), logits)
+def skip_empty_lot(model, x, compute):
+    """``compute()`` (a :class:`ClippedSum`) if the lot ``x`` has examples, else the clipped
+    sum of an empty lot, zero gradients. Poisson sampling draws empty lots (probability
+    (1 − q)^N); DP-SGD still adds noise to the zero sum and takes the step."""
+    def empty():
+        return ([tf.zeros_like(v) for v in model.trainable_variables], tf.zeros([0]),
+                tf.zeros([0]), tf.zeros([0, model.output_shape[-1]]))
+
+    def nonempty():
+        return tuple(compute())
+
+    gradient_sum, norms, losses, logits = tf.cond(tf.shape(x)[0] > 0, nonempty, empty)
+    return ClippedSum(list(gradient_sum), norms, losses, logits)
 
 
 def clipped_gradient_sum_vectorized(model, x, y, *, clip_norm):
@@ -151,17 +160,12 @@ def clipped_gradient_sum_vectorized(model, x, y, *, clip_norm):
     Returns a :class:`ClippedSum`. Works for any Keras model whose examples are independent
     (no BatchNormalization); an empty lot gives zero gradients."""
 
-    def nonempty():
+    def compute():
         grads, losses, logits = per_example_gradients(model, x, y)
         clipped, norms = clip_gradients(grads, clip_norm=clip_norm)
         return sum_gradients(clipped), norms, losses, logits
 
-    def empty():
-        e = _empty_clipped_sum(model, x)
-        return e.gradient_sum, e.norms, e.losses, e.logits
-
-    gradient_sum, norms, losses, logits = tf.cond(tf.shape(x)[0] > 0, nonempty, empty)
-    return ClippedSum(list(gradient_sum), norms, losses, logits)
+    return skip_empty_lot(model, x, compute)
 
 
 def dp_gradient(model, x, y, *, clip_norm, noise_multiplier, denominator, generator,

@@ -59,6 +59,7 @@ from fldp_teach.dpsgd import (
     clip_factors,
     clipped_gradient_sum_vectorized,
     per_example_loss,
+    skip_empty_lot,
 )
 
 __all__ = [
@@ -277,6 +278,10 @@ def clipped_gradient_sum_fast(model, x, y, *, clip_norm):
     supported, _ = ghost_norms_supported(model)
     if not supported:
         return clipped_gradient_sum_vectorized(model, x, y, clip_norm=clip_norm)
+    return skip_empty_lot(model, x, lambda: _clipped_sum_by_layers(model, x, y, clip_norm))
+
+
+def _clipped_sum_by_layers(model, x, y, clip_norm):
     norms, losses, logits, tape, layers = _norms_and_tape(model, x, y)
     factors = tf.stop_gradient(clip_factors(norms, clip_norm=clip_norm))
     sums = {}

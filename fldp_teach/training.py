@@ -151,11 +151,19 @@ def make_sgd_train_step(model, optimizer):
     @tf.function(input_signature=_signature(model), jit_compile=False)
     def step(x, y, denominator):
         del denominator
-        with tf.GradientTape() as tape:
-            logits = model(x, training=True)
-            losses = per_example_loss(y, logits)
-            mean_loss = tf.reduce_mean(losses)
-        gradient = tape.gradient(mean_loss, model.trainable_variables)
+
+        def mean_gradient():
+            with tf.GradientTape() as tape:
+                logits = model(x, training=True)
+                losses = per_example_loss(y, logits)
+                mean_loss = tf.reduce_mean(losses)
+            return tape.gradient(mean_loss, model.trainable_variables), losses, logits
+
+        def empty_lot():  # Poisson sampling can draw one: no gradient
+            return ([tf.zeros_like(v) for v in model.trainable_variables], tf.zeros([0]),
+                    tf.zeros([0, model.output_shape[-1]]))
+
+        gradient, losses, logits = tf.cond(tf.shape(x)[0] > 0, mean_gradient, empty_lot)
         optimizer.apply_gradients(zip(gradient, model.trainable_variables))
         return _lot_metrics(y, logits, losses)
 

@@ -106,6 +106,32 @@ def test_poisson_training_survives_empty_lots():
     assert h.steps == 40 and all(np.isfinite(w).all() for w in model.get_weights())
 
 
+def test_fast_and_vectorized_loops_agree_on_a_cnn_with_empty_lots():
+    """Same seed, same lots, same noise: the two DP methods train the small CNN to the same
+    weights. N = 16, B = 1: a Poisson lot is empty with probability (15/16)^16 ≈ 0.36, and the
+    non-private loop on the same lots must survive them too."""
+    x = RNG.normal(size=(16, 8, 8, 1)).astype(np.float32)
+    y = RNG.integers(0, 10, 16).astype(np.int32)
+    lot_generator = tf.random.Generator.from_seed(1).split(2)[0]  # as train_dp_sgd does
+    sizes = [len(poisson_lot(lot_generator, num_examples=16, sampling_rate=1 / 16))
+             for _ in range(16)]
+    assert 0 in sizes  # the run below does meet empty lots
+    trained = {}
+    for method in ("fast", "vectorized"):
+        model = models.small_cnn(seed=0)
+        h = train_dp_sgd(model, x, y, epochs=1, batch_size=1, learning_rate=0.1,
+                         clip_norm=0.5, noise_multiplier=1.0, delta=1e-5, method=method,
+                         seed=1, progress=False)
+        assert h.method == method
+        trained[method] = model.get_weights()
+    for f, v in zip(trained["fast"], trained["vectorized"]):
+        np.testing.assert_allclose(f, v, rtol=1e-4, atol=1e-6)
+    plain = models.small_cnn(seed=0)
+    train_sgd(plain, x, y, epochs=1, batch_size=1, learning_rate=0.1, sampling="poisson",
+              seed=1, progress=False)
+    assert all(np.isfinite(w).all() for w in plain.get_weights())
+
+
 @pytest.mark.parametrize("sampling", ["poisson", "shuffle"])
 def test_target_epsilon_is_reached(sampling):
     x, y = _toy(n=50)
