@@ -294,7 +294,7 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
 
     bar = tqdm(total=epochs * steps_per_epoch, disable=not progress,
                desc="DP-SGD" if private else "SGD", unit="step")
-    for _ in range(epochs):
+    for epoch in range(1, epochs + 1):
         if sampling == "poisson":
             lots = [None] * steps_per_epoch  # drawn inside train_on_poisson_lot
         else:
@@ -318,7 +318,8 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
             accountant.compose(
                 accounting.SampledGaussian(noise_multiplier, sampling_rate, steps_per_epoch)
                 if sampling == "poisson" else
-                accounting.ShuffledGaussian(noise_multiplier, batch_size, num_examples, 1))
+                accounting.ShuffledGaussian(noise_multiplier, batch_size, num_examples, 1),
+                label=f"DP-SGD epoch {epoch}")
             records["epsilon"].append(float(accountant.epsilon(delta=delta)))
         else:
             records["epsilon"].append(math.inf)

@@ -86,6 +86,9 @@ def test_history_and_ledger_match_the_accountant(sampling):
                      noise_multiplier=1.5, delta=1e-5, sampling=sampling, seed=0,
                      x_val=x[:7], y_val=y[:7], progress=False)
     assert h.epochs == 3 and h.steps == 9 and len(h.ledger) == 3
+    assert h.ledger[2].label == "DP-SGD epoch 3"
+    assert type(h.ledger[0].event).__name__ == {"poisson": "SampledGaussian",
+                                               "shuffle": "ShuffledGaussian"}[sampling]
     assert all(np.isfinite(h.val_accuracy)) and all(t > 0 for t in h.step_time)
     for e in range(1, 4):
         if sampling == "poisson":
