@@ -304,7 +304,10 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
         times = []
         for lot in lots:
             start = time.perf_counter()
-            train_on_poisson_lot() if lot is None else train_on(lot)
+            if lot is None:
+                train_on_poisson_lot()
+            else:
+                train_on(lot)
             times.append(time.perf_counter() - start)
             bar.update(1)
         loss_sum, correct, count = (float(v) for v in totals.numpy())
