@@ -62,7 +62,9 @@ def plot_accuracy_vs_epsilon(results: dict, *, baseline=None, ax=None) -> Figure
     row per ε and one column per seed; draws mean ± one standard deviation over seeds against ε
     (log axis), and the non-private ``baseline`` accuracy as a dashed line."""
     fig, ax = _new_axes(ax)
+    ticks = set()
     for name, (epsilons, accuracies) in results.items():
+        ticks.update(float(e) for e in epsilons)
         acc = np.atleast_2d(np.asarray(accuracies, dtype=float))
         if acc.shape[0] != len(epsilons):
             acc = acc.T
@@ -72,6 +74,8 @@ def plot_accuracy_vs_epsilon(results: dict, *, baseline=None, ax=None) -> Figure
     if baseline is not None:
         ax.axhline(baseline, color="black", ls="--", lw=1, label="non-private")
     ax.set_xscale("log")
+    ax.set_xticks(sorted(ticks), [f"{t:g}" for t in sorted(ticks)])
+    ax.minorticks_off()
     ax.set_xlabel("privacy budget ε")
     ax.set_ylabel("test accuracy")
     ax.set_title("Three correct ways to train privately (breast cancer, logistic regression)")
