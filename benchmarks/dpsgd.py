@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow as tf
 
 from fldp_teach import models
-from fldp_teach.training import make_dp_train_step, make_sgd_train_step
+from fldp_teach.dpsgd import make_dp_train_step, make_sgd_train_step
 
 MODELS = {
     "mcmahan_cnn": (lambda: models.mcmahan_cnn(), (28, 28, 1), 10),

@@ -19,8 +19,9 @@ Each phase below is a small function a notebook can show on its own:
 
 This is the *readable* implementation: it materialises one gradient per example with
 ``tf.vectorized_map``. ``fldp_teach.ghost_norms`` computes the same clipped sum without
-materialising per-example gradients (faster, tested equal); ``fldp_teach.training`` runs the
-loop (sampling, optimizer, privacy ledger). Taught in the DP-SGD notebook.
+materialising per-example gradients (faster, tested equal). ``make_dp_train_step`` compiles
+one whole step (with the optimizer) into a ``tf.function``; ``fldp_teach.training`` runs the
+loop (sampling, privacy ledger). Taught in the DP-SGD notebook.
 
 Conventions: models output logits, labels are integers, the loss of example i is the softmax
 cross-entropy ``L_i = −log softmax(f(x_i))[y_i]`` (``fldp_teach.models``). Regularisation
@@ -48,6 +49,8 @@ __all__ = [
     "skip_empty_lot",
     "clipped_gradient_sum_vectorized",
     "dp_gradient",
+    "make_dp_train_step",
+    "make_sgd_train_step",
 ]
 
 
@@ -191,3 +194,60 @@ def dp_gradient(model, x, y, *, clip_norm, noise_multiplier, denominator, genera
     noisy = add_noise(result.gradient_sum, clip_norm=clip_norm,
                       noise_multiplier=noise_multiplier, generator=generator)
     return normalize(noisy, denominator=denominator), result
+
+
+# ------------------------------------------------------------------- compiled train steps
+def _signature(model):
+    """(x, y, denominator) specs for any lot size: one trace serves every step."""
+    return [tf.TensorSpec([None, *model.input_shape[1:]], tf.float32),
+            tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.float32)]
+
+
+def _lot_metrics(y, logits, losses):
+    """(Σ L_i, number correct, lot size) of one lot, as float32 tensors."""
+    correct = tf.reduce_sum(tf.cast(tf.argmax(logits, axis=-1, output_type=tf.int32)
+                                    == tf.cast(y, tf.int32), tf.float32))
+    return tf.reduce_sum(losses), correct, tf.cast(tf.shape(y)[0], tf.float32)
+
+
+def make_dp_train_step(model, optimizer, *, clip_norm, noise_multiplier, generator,
+                       method="fast"):
+    """A ``tf.function`` ``step(x, y, denominator) -> (Σ L_i, #correct, lot size)`` doing one
+    DP-SGD step (``dpsgd.dp_gradient``, then the optimizer). Compiled once for any lot size
+    (no XLA: on CPUs it slows convolutions down)."""
+
+    @tf.function(input_signature=_signature(model), jit_compile=False)
+    def step(x, y, denominator):
+        noisy_gradient, result = dp_gradient(
+            model, x, y, clip_norm=clip_norm, noise_multiplier=noise_multiplier,
+            denominator=denominator, generator=generator, method=method)
+        optimizer.apply_gradients(zip(noisy_gradient, model.trainable_variables))
+        return _lot_metrics(y, result.logits, result.losses)
+
+    return step
+
+
+def make_sgd_train_step(model, optimizer):
+    """The non-private counterpart: θ ← optimizer(θ, ∇ mean_i L_i) over the lot, with the
+    same signature as :func:`make_dp_train_step` (``denominator`` is unused)."""
+
+    @tf.function(input_signature=_signature(model), jit_compile=False)
+    def step(x, y, denominator):
+        del denominator
+
+        def mean_gradient():
+            with tf.GradientTape() as tape:
+                logits = model(x, training=True)
+                losses = per_example_loss(y, logits)
+                mean_loss = tf.reduce_mean(losses)
+            return tape.gradient(mean_loss, model.trainable_variables), losses, logits
+
+        def empty_lot():  # Poisson sampling can draw one: no gradient
+            return ([tf.zeros_like(v) for v in model.trainable_variables], tf.zeros([0]),
+                    tf.zeros([0, model.output_shape[-1]]))
+
+        gradient, losses, logits = tf.cond(tf.shape(x)[0] > 0, mean_gradient, empty_lot)
+        optimizer.apply_gradients(zip(gradient, model.trainable_variables))
+        return _lot_metrics(y, logits, losses)
+
+    return step

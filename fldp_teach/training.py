@@ -51,15 +51,13 @@ from fldp_teach._validation import (
     check_unit_interval,
 )
 from fldp_teach.datasets import validate_xy
-from fldp_teach.dpsgd import dp_gradient, per_example_loss
+from fldp_teach.dpsgd import make_dp_train_step, make_sgd_train_step, per_example_loss
 from fldp_teach.ghost_norms import ghost_norms_supported
 
 __all__ = [
     "TrainingHistory",
     "poisson_lot",
     "shuffled_batches",
-    "make_dp_train_step",
-    "make_sgd_train_step",
     "evaluate",
     "train_dp_sgd",
     "train_sgd",
@@ -111,63 +109,6 @@ def shuffled_batches(generator, *, num_examples, batch_size):
     batch_size = check_positive_int("batch_size", batch_size)
     order = tf.argsort(generator.uniform([num_examples]))
     return [order[i: i + batch_size] for i in range(0, num_examples, batch_size)]
-
-
-# ------------------------------------------------------------------------------ train steps
-def _signature(model):
-    """(x, y, denominator) specs for any lot size: one trace serves every step."""
-    return [tf.TensorSpec([None, *model.input_shape[1:]], tf.float32),
-            tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.float32)]
-
-
-def _lot_metrics(y, logits, losses):
-    """(Σ L_i, number correct, lot size) of one lot, as float32 tensors."""
-    correct = tf.reduce_sum(tf.cast(tf.argmax(logits, axis=-1, output_type=tf.int32)
-                                    == tf.cast(y, tf.int32), tf.float32))
-    return tf.reduce_sum(losses), correct, tf.cast(tf.shape(y)[0], tf.float32)
-
-
-def make_dp_train_step(model, optimizer, *, clip_norm, noise_multiplier, generator,
-                       method="fast"):
-    """A ``tf.function`` ``step(x, y, denominator) -> (Σ L_i, #correct, lot size)`` doing one
-    DP-SGD step (``dpsgd.dp_gradient``, then the optimizer). Compiled once for any lot size
-    (no XLA: on CPUs it slows convolutions down)."""
-
-    @tf.function(input_signature=_signature(model), jit_compile=False)
-    def step(x, y, denominator):
-        noisy_gradient, result = dp_gradient(
-            model, x, y, clip_norm=clip_norm, noise_multiplier=noise_multiplier,
-            denominator=denominator, generator=generator, method=method)
-        optimizer.apply_gradients(zip(noisy_gradient, model.trainable_variables))
-        return _lot_metrics(y, result.logits, result.losses)
-
-    return step
-
-
-def make_sgd_train_step(model, optimizer):
-    """The non-private counterpart: θ ← optimizer(θ, ∇ mean_i L_i) over the lot, with the
-    same signature as :func:`make_dp_train_step` (``denominator`` is unused)."""
-
-    @tf.function(input_signature=_signature(model), jit_compile=False)
-    def step(x, y, denominator):
-        del denominator
-
-        def mean_gradient():
-            with tf.GradientTape() as tape:
-                logits = model(x, training=True)
-                losses = per_example_loss(y, logits)
-                mean_loss = tf.reduce_mean(losses)
-            return tape.gradient(mean_loss, model.trainable_variables), losses, logits
-
-        def empty_lot():  # Poisson sampling can draw one: no gradient
-            return ([tf.zeros_like(v) for v in model.trainable_variables], tf.zeros([0]),
-                    tf.zeros([0, model.output_shape[-1]]))
-
-        gradient, losses, logits = tf.cond(tf.shape(x)[0] > 0, mean_gradient, empty_lot)
-        optimizer.apply_gradients(zip(gradient, model.trainable_variables))
-        return _lot_metrics(y, logits, losses)
-
-    return step
 
 
 def evaluate(model, x, y, *, batch_size=1024):

@@ -7,9 +7,8 @@ import tensorflow as tf
 
 from fldp_teach import accounting, models
 from fldp_teach.datasets import load_breast_cancer
+from fldp_teach.dpsgd import make_dp_train_step, make_sgd_train_step
 from fldp_teach.training import (
-    make_dp_train_step,
-    make_sgd_train_step,
     poisson_lot,
     shuffled_batches,
     train_dp_sgd,
