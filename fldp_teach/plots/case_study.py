@@ -93,6 +93,11 @@ def plot_privacy_utility(rows: Sequence[dict], *, axes=None) -> Figure:
             if not math.isfinite(r["epsilon"]):
                 ax.axhline(r[metric], color="k", lw=1, ls="--", label=f"{r['label']} (ε = ∞)")
         ax.set_xscale("log")
+        if private:
+            lo, hi = min(r["epsilon"] for r in private), max(r["epsilon"] for r in private)
+            ticks = [v * 10.0**k for k in range(-2, 4) for v in (1, 2, 5) if lo / 1.5 <= v * 10.0**k <= hi * 1.5]
+            ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+            ax.minorticks_off()
         ax.set_xlabel("ε (δ = 1e-5)")
         ax.set_ylabel("test " + ("AUC" if metric == "auc" else "accuracy"))
         ax.set_title(f"{'AUC' if metric == 'auc' else 'Accuracy'} vs privacy spent")
