@@ -66,6 +66,10 @@ def plot_roc_curves(trials: Sequence[MembershipTrial], *, epsilon=None, delta=1e
         ax.plot(grid, edge, color="k", lw=2, label=f"({eps:.2g}, {delta:g})-DP limit")
         ax.fill_between(grid, edge, 1.0, color="0.85", alpha=0.6, label="impossible under DP")
     if log:
+        if trials:
+            floor = 1.0 / trials[0].attack.num_nonmembers
+            ax.axvspan(1e-3, floor, color="C0", alpha=0.08, hatch="//",
+                       label=f"FPR < 1/{trials[0].attack.num_nonmembers}: not measurable")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlim(1e-3, 1)
