@@ -13,6 +13,7 @@ notebooks/10_medical_case_study.ipynb.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Sequence
 
@@ -28,21 +29,24 @@ def schedule_epsilons(noise_schedule: Sequence[float], *, num_examples: Sequence
                       local_epochs: int = 1, delta: float) -> np.ndarray:
     """ε after each round r = 1..R of record-level DP-SGD with z_r = ``noise_schedule[r-1]``,
     every hospital joining every round; the worst hospital's ε (module docstring), one value
-    per round."""
-    from fldp_teach.dp_fedavg import record_level_epsilon
-
-    schedule = [float(z) for z in noise_schedule]
+    per round. (Results are memoized: the widget redraws the same schedules.)"""
+    schedule = tuple(float(z) for z in noise_schedule)
     if not schedule:
         raise ValueError("noise_schedule must have at least one round, got an empty schedule")
     batch_size = check_positive_int("batch_size", batch_size)
     delta = check_open_unit("delta", delta)
-    sizes = [check_positive_int("num_examples", n) for n in num_examples]
-    out = []
-    for r in range(1, len(schedule) + 1):
-        out.append(record_level_epsilon(noise_multipliers=schedule[:r], participations=[list(range(r))] * len(sizes),
-                                        num_examples=sizes, batch_size=batch_size, local_epochs=local_epochs,
-                                        delta=delta))
-    return np.array(out)
+    sizes = tuple(check_positive_int("num_examples", n) for n in num_examples)
+    return np.array(_schedule_epsilons(schedule, sizes, batch_size, local_epochs, delta))
+
+
+@functools.lru_cache(maxsize=256)
+def _schedule_epsilons(schedule: tuple, sizes: tuple, batch_size: int, local_epochs: int, delta: float) -> tuple:
+    from fldp_teach.dp_fedavg import record_level_epsilon
+
+    return tuple(record_level_epsilon(noise_multipliers=schedule[:r], participations=[list(range(r))] * len(sizes),
+                                      num_examples=sizes, batch_size=batch_size, local_epochs=local_epochs,
+                                      delta=delta)
+                 for r in range(1, len(schedule) + 1))
 
 
 def plot_noise_schedule(noise_schedule: Sequence[float], *, num_examples: Sequence[int], batch_size: int,
