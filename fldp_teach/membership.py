@@ -35,8 +35,8 @@ corner farthest from the diagonal, FPR = (1 − δ)/(e^ε + 1), gives
     advantage ≤ (e^ε − 1 + 2δ)/(e^ε + 1) = (1 − δ)·tanh(ε/2) + δ,                       (bound)
 
 and the area under the region's upper edge bounds the AUC (e^ε/(1 + e^ε) when δ = 0).
-Layer 1: numpy only; the experiment helpers at the end import TensorFlow when called.
-Taught in notebooks/11_what_dp_protects.ipynb.
+Layer 1: numpy only. The experiment that trains target models and attacks them is
+:mod:`fldp_teach.membership_experiment`. Taught in notebooks/11_what_dp_protects.ipynb.
 """
 from __future__ import annotations
 
@@ -46,7 +46,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from fldp_teach._validation import (
-    check_finite,
     check_non_negative,
     check_open_unit,
     check_positive_int,
@@ -63,10 +62,6 @@ __all__ = [
     "group_privacy",
     "advantage_confidence_margin",
     "chance_advantage",
-    "MembershipTrial",
-    "membership_split",
-    "per_example_losses",
-    "membership_experiment",
 ]
 
 
@@ -227,92 +222,3 @@ def chance_advantage(*, num_members, num_nonmembers, level=0.05) -> float:
     n_n = check_positive_int("num_nonmembers", num_nonmembers)
     level = check_open_unit("level", level)
     return math.sqrt(math.log(1.0 / level) / 2.0) * math.sqrt((n_m + n_n) / (n_m * n_n))
-
-
-# ------------------------------------------------------------------------------ the experiment
-@dataclass(frozen=True, eq=False)
-class MembershipTrial:
-    """One target model of :func:`membership_experiment`. ``epsilon`` = ∞ for the non-private
-    model; ``attack``: :func:`loss_threshold_attack` on its member/non-member losses."""
-
-    label: str
-    epsilon: float
-    noise_multiplier: float
-    member_losses: np.ndarray
-    nonmember_losses: np.ndarray
-    member_accuracy: float
-    nonmember_accuracy: float
-    attack: AttackResult
-
-
-def membership_split(x, y, *, num_members, seed):
-    """Draw 2·``num_members`` distinct examples at random: the first half are the members
-    (the training set of the target model), the second half the non-members (same
-    distribution, never trained on). Returns ``(x_members, y_members, x_nonmembers,
-    y_nonmembers)``."""
-    n = check_positive_int("num_members", num_members)
-    x, y = np.asarray(x), np.asarray(y)
-    if 2 * n > len(y):
-        raise ValueError(f"num_members must be <= half the examples ({len(y) // 2}), got {n}")
-    order = np.random.default_rng(seed).permutation(len(y))
-    members, nonmembers = order[:n], order[n:2 * n]
-    return x[members], y[members], x[nonmembers], y[nonmembers]
-
-
-def per_example_losses(model, x, y) -> np.ndarray:
-    """ℓ(θ, x_i) = −log softmax(f(x_i))[y_i] for every example: what the attacker computes
-    (it needs the model's outputs on x and the true label; ``fldp_teach.dpsgd.per_example_loss``)."""
-    from fldp_teach.dpsgd import per_example_loss
-
-    return np.asarray(per_example_loss(y, model(np.asarray(x, dtype=np.float32), training=False)),
-                      dtype=np.float64)
-
-
-def _accuracy(model, x, y) -> float:
-    logits = np.asarray(model(np.asarray(x, dtype=np.float32), training=False))
-    return float(np.mean(np.argmax(logits, axis=-1) == np.asarray(y)))
-
-
-def membership_experiment(x_members, y_members, x_nonmembers, y_nonmembers, *,
-                          target_epsilons=(None, 8.0, 2.0, 1.0), delta=1e-5,
-                          hidden_units=(128, 128), epochs=100, batch_size=50,
-                          learning_rate=0.005, optimizer="adam", clip_norm=1.0,
-                          seed=0, progress=False) -> tuple[MembershipTrial, ...]:
-    """Train one target model per entry of ``target_epsilons`` on the members and attack it.
-
-    Every model is the same over-parameterized MLP (``fldp_teach.models.mlp``, seed ``seed``),
-    trained with the same optimizer, epochs and batch size by ``fldp_teach.training``:
-    ``None`` → non-private (``train_sgd``, shuffled batches; it overfits), a number ε →
-    DP-SGD (``train_dp_sgd``, Poisson lots, clip ``clip_norm``, noise calibrated to reach ε at
-    ``delta`` after all epochs). Each model is then attacked with
-    :func:`loss_threshold_attack` on members vs non-members."""
-    from fldp_teach.models import mlp
-    from fldp_teach.training import train_dp_sgd, train_sgd
-
-    check_open_unit("delta", delta)
-    x_m = np.asarray(x_members, dtype=np.float32)
-    y_m = np.asarray(y_members, dtype=np.int32)
-    num_classes = int(max(np.max(y_m), np.max(y_nonmembers))) + 1
-    trials = []
-    for target in target_epsilons:
-        model = mlp(x_m.shape[1], num_classes=max(num_classes, 2), hidden_units=hidden_units,
-                    seed=seed)
-        common = dict(epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-                      optimizer=optimizer, seed=seed, progress=progress)
-        if target is None:
-            train_sgd(model, x_m, y_m, **common)
-            epsilon, z, label = math.inf, 0.0, "no DP"
-        else:
-            target = check_finite("target_epsilons", target)
-            history = train_dp_sgd(model, x_m, y_m, clip_norm=clip_norm, delta=delta,
-                                   target_epsilon=target, **common)
-            epsilon, z = history.epsilon[-1], history.noise_multiplier
-            label = f"DP-SGD, ε = {epsilon:.2g}"
-        lm = per_example_losses(model, x_m, y_m)
-        ln = per_example_losses(model, x_nonmembers, y_nonmembers)
-        trials.append(MembershipTrial(
-            label=label, epsilon=float(epsilon), noise_multiplier=float(z), member_losses=lm,
-            nonmember_losses=ln, member_accuracy=_accuracy(model, x_m, y_m),
-            nonmember_accuracy=_accuracy(model, x_nonmembers, y_nonmembers),
-            attack=loss_threshold_attack(lm, ln)))
-    return tuple(trials)

@@ -16,10 +16,9 @@ from fldp_teach.membership import (
     dp_max_tpr,
     group_privacy,
     loss_threshold_attack,
-    membership_experiment,
-    membership_split,
     tpr_at_fpr,
 )
+from fldp_teach.membership_experiment import membership_experiment, membership_split
 
 
 # ------------------------------------------------------------------------------ attack maths

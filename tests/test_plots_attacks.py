@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from fldp_teach.membership import (MembershipTrial, chance_advantage, dp_advantage_bound, dp_max_tpr,
+from fldp_teach.membership_experiment import MembershipTrial
+from fldp_teach.membership import (chance_advantage, dp_advantage_bound, dp_max_tpr,
                                    group_privacy, loss_threshold_attack)
 from fldp_teach.plots.attacks import (plot_advantage_vs_epsilon, plot_batch_mix, plot_group_privacy,
                                       plot_inversion_at_noise, plot_reconstructions, plot_roc_curves)

@@ -7,7 +7,8 @@ import matplotlib
 import numpy as np
 import pytest
 
-from fldp_teach.membership import MembershipTrial, dp_advantage_bound, dp_max_auc, loss_threshold_attack
+from fldp_teach.membership import dp_advantage_bound, dp_max_auc, loss_threshold_attack
+from fldp_teach.membership_experiment import MembershipTrial
 from fldp_teach.widgets.attacks import inversion_explorer, membership_limit_explorer
 
 matplotlib.use("Agg")

@@ -16,12 +16,12 @@ from matplotlib.figure import Figure
 
 from fldp_teach._validation import check_non_negative, check_open_unit, check_positive_int
 from fldp_teach.membership import (
-    MembershipTrial,
     chance_advantage,
     dp_advantage_bound,
     dp_max_tpr,
     group_privacy,
 )
+from fldp_teach.membership_experiment import MembershipTrial
 
 __all__ = [
     "plot_roc_curves",

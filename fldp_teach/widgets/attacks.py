@@ -9,7 +9,8 @@ import ipywidgets as widgets
 import numpy as np
 from IPython.display import display
 
-from fldp_teach.membership import MembershipTrial, dp_advantage_bound, dp_max_auc
+from fldp_teach.membership import dp_advantage_bound, dp_max_auc
+from fldp_teach.membership_experiment import MembershipTrial
 from fldp_teach.plots.attacks import plot_inversion_at_noise, plot_roc_curves
 
 __all__ = ["membership_limit_explorer", "inversion_explorer"]
