@@ -11,6 +11,7 @@ import pkgutil
 import re
 import time
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 import pytest
@@ -40,6 +41,37 @@ def _library_public_names() -> set[str]:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_"):
                 names.add(node.name)
     return names
+
+
+def _sliced_poll_client(nb, **kwargs):
+    """An nbclient NotebookClient that polls the kernel's shell channel in 1 s slices.
+
+    Seen here (several times, on a loaded 2-core machine): the kernel finished a cell and sent
+    its reply, but the asyncio/zmq poll never woke up, so nbclient waited out the whole cell
+    timeout (~600 s) before reading the reply that had long arrived. Waiting in 1 s slices turns
+    such a missed wake-up into at most 1 s; a cell that really runs too long still times out.
+    """
+    from nbclient import NotebookClient
+
+    class SlicedPollClient(NotebookClient):
+        async def async_start_new_kernel_client(self):
+            kc = await super().async_start_new_kernel_client()
+            original = kc.shell_channel.get_msg
+
+            async def get_msg(timeout=None):
+                deadline = None if timeout is None else time.monotonic() + timeout
+                while True:
+                    step = 1.0 if deadline is None else max(0.0, min(1.0, deadline - time.monotonic()))
+                    try:
+                        return await original(timeout=step)
+                    except Empty:
+                        if deadline is not None and time.monotonic() >= deadline:
+                            raise
+
+            kc.shell_channel.get_msg = get_msg
+            return kc
+
+    return SlicedPollClient(nb, **kwargs)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
@@ -72,13 +104,11 @@ def test_notebook_follows_skeleton_and_does_not_redefine_library(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_notebook_executes_in_quick_mode(path, monkeypatch):
-    from nbclient import NotebookClient
-
     monkeypatch.setenv("FLDP_QUICK", "1")
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+    client = _sliced_poll_client(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     client.execute()  # raises CellExecutionError on the first failing cell
