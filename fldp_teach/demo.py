@@ -16,7 +16,8 @@ amplification by sampling (q = 1): the ε it reports is the ε of hiding one hos
 data set, it is very large for any useful noise level, and it says little about a patient.
 The appropriate unit for 4 hospitals is the patient: each hospital trains with DP-SGD on its
 own records (record-level DP, the article's "noise in local training", E1, done right:
-Abadi et al. 2016). That is the default ``--mode dpsgd``. User-level central DP becomes
+Abadi et al. 2016). That is the default ``--mode dpsgd``; its local lots are Poisson samples, so
+the record-level ε it prints (sampled Gaussian, RDP) is the ε of what actually ran. User-level central DP becomes
 meaningful with many clients (McMahan et al. 2018 use thousands); ``--mode central --clients
 100`` shows it with 100 simulated clinics sampling 20 per round.
 """
@@ -38,7 +39,7 @@ DEFAULTS = {
     "distributed": dict(noise_multiplier=1.8, clip_norm=1.0, fraction=0.2, batch_size=None, learning_rate=0.5),
     "local": dict(noise_multiplier=1.8, clip_norm=1.0, fraction=0.2, batch_size=None, learning_rate=0.5),
 }
-UNIT = {"none": "-", "dpsgd": "one patient (record-level)", "central": "one client's whole data (user-level)",
+UNIT = {"none": "-", "dpsgd": "one patient (record-level, Poisson lots)", "central": "one client's whole data (user-level)",
         "distributed": "one client's whole data (user-level)", "local": "one client's whole data (local DP)"}
 
 
@@ -79,7 +80,7 @@ def run_demo(*, clients: int = 4, rounds: int = 15, mode: str = "dpsgd", noise_m
     # Sampling a fraction of clients (and accounting q = m/K) only makes sense with many clients.
     m = max(1, round(settings["fraction"] * clients)) if clients >= 50 else clients
     echo("")
-    echo(_explain(mode, clients, m, z, c_norm))
+    echo(_explain(mode, clients, m, z, c_norm, settings["batch_size"]))
     model_fn = functools.partial(models.logistic_regression, ds.num_features, seed=seed)
     test = (ds.x_test, ds.y_test)
     common = dict(rounds=rounds, local_epochs=1, seed=seed, progress=progress, delta=delta)
@@ -105,13 +106,17 @@ def run_demo(*, clients: int = 4, rounds: int = 15, mode: str = "dpsgd", noise_m
     return DemoResult(baseline=base, private=private, figure_path=path, seconds=seconds)
 
 
-def _explain(mode, clients, m, z, c) -> str:
+def _explain(mode, clients, m, z, c, b) -> str:
     if mode == "none":
         return "Mode none: plain FedAvg, no privacy (ε = ∞); shown twice for reference."
     if mode == "dpsgd":
         return (f"Mode dpsgd: each hospital trains with DP-SGD on its own patients (per-example clip C = {c}, "
                 f"noise multiplier z = {z}). ε below is record-level: it bounds what the shared models reveal "
-                f"about any ONE PATIENT, the right unit when there are only {clients} hospitals.")
+                f"about any ONE PATIENT, the right unit when there are only {clients} hospitals.\n"
+                f"How ε is accounted: every local step uses a Poisson lot (each patient joins independently with "
+                f"probability q = B/n_k, B = {b}; the noisy sum is divided by the expected lot size B, and an "
+                f"empty lot still gets its noise), so each step is a sampled Gaussian mechanism; the RDP "
+                f"accountant composes ⌈n_k/B⌉ steps per round and reports the worst hospital's ε.")
     text = (f"Mode {mode}: user-level DP-FedAvg, {m} of {clients} clients per round, clip C = {c}, z = {z}. "
             f"ε below bounds what is revealed about ONE CLIENT's entire data set.")
     if clients < 50:

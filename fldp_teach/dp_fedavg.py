@@ -34,7 +34,9 @@ its own privacy accounting over rounds (all for the *unit of privacy = one clien
 
 Record-level DP inside a client (DP-SGD on its local data, Abadi et al. 2016) is configured by
 :class:`DPSGDConfig` and used by :func:`fldp_teach.fedavg.client_update`; it protects one
-patient's record rather than one hospital's whole data set.
+patient's record rather than one hospital's whole data set. Its local lots are Poisson samples
+and :func:`record_level_epsilon` charges them as sampled Gaussians (shuffled batches, if asked
+for, are charged without amplification).
 
 Taught in notebooks/08_central_dp_fedavg.ipynb (central DP, adaptive clipping); local and
 distributed DP are compared with it in benchmarks/federated.py and the demo.
@@ -72,14 +74,21 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DPSGDConfig:
-    """Record-level DP-SGD inside a client: per-example clip norm C and noise multiplier z."""
+    """Record-level DP-SGD inside a client: per-example clip norm C, noise multiplier z, and how
+    the local lots are drawn: ``sampling="poisson"`` (each example joins each lot with
+    probability q = b/n_k, what :func:`record_level_epsilon`'s SampledGaussian assumes; the
+    default) or ``"shuffle"`` (fixed-size shuffled batches, charged without amplification by
+    ``record_level_epsilon(sampling="shuffle")``)."""
 
     clip_norm: float
     noise_multiplier: float
+    sampling: str = "poisson"
 
     def __post_init__(self):
         check_positive("clip_norm", self.clip_norm)
         check_non_negative("noise_multiplier", self.noise_multiplier)
+        if self.sampling not in ("poisson", "shuffle"):
+            raise ValueError(f"sampling must be 'poisson' or 'shuffle', got {self.sampling!r}")
 
 
 def clip_update(update: Sequence, *, clip_norm: float) -> tuple[list, float]:
@@ -239,28 +248,49 @@ def local_epsilon(*, noise_multipliers: Sequence[float], participations: Sequenc
 
 def record_level_epsilon(*, noise_multipliers: Sequence[float], participations: Sequence[Sequence[int]],
                          num_examples: Sequence[int], batch_size: int | None, local_epochs: int,
-                         delta: float) -> float:
+                         delta: float, sampling: str = "poisson") -> float:
     """Record-level ε of DP-SGD run inside each client, max over clients (Abadi et al. 2016).
-
-    Client k with n_k examples and batch b_k = min(B, n_k) takes E·⌈n_k/b_k⌉ DP-SGD steps per
-    round it joins, each accounted as a sampled Gaussian with rate q_k = b_k/n_k (the usual
-    Poisson approximation for shuffled fixed-size batches, as in Abadi et al. 2016 §3.1).
     The unit of privacy is one example (one patient record), not the whole client.
+
+    Client k with n_k examples and b_k = min(B, n_k) (:func:`fldp_teach.fedavg.expected_lot_size`)
+    takes E·⌈n_k/b_k⌉ DP-SGD steps per round it joins, each with noise N(0, z²C² I) on the sum of
+    clipped gradients (sensitivity C), and the rounds it joined compose (RDP, Mironov 2017,
+    Prop. 1; ``noise_multipliers`` is the per-round schedule, ``participations`` the rounds
+    each client joined):
+
+    * ``sampling="poisson"`` (what :func:`fldp_teach.fedavg.client_update` and
+      :func:`fldp_teach.simulation.simulate` draw for DP-SGD): every step is a sampled Gaussian
+      mechanism with rate q_k = b_k/n_k (Mironov, Talwar & Zhang 2019), charged exactly as
+      ``SampledGaussian(z, q_k, steps = rounds joined · E · ⌈n_k/b_k⌉)``; this equals
+      :func:`fldp_teach.accounting.dp_sgd_epsilon` for a single client. It is correct because
+      the lots really are Poisson samples (:func:`fldp_teach.fedavg.local_batches`).
+    * ``sampling="shuffle"``: fixed-size shuffled batches are NOT Poisson samples, and charging
+      them as such can under-report ε (Chua et al. 2024, "How Private are DP-SGD
+      Implementations?"). They are charged soundly, without amplification: each epoch is one
+      Gaussian mechanism of multiplier z per example, ``ShuffledGaussian(z, b_k, n_k, epochs =
+      rounds joined · E)`` (:class:`fldp_teach.accounting.ShuffledGaussian`) — a larger ε.
     """
-    from fldp_teach.accounting import RdpAccountant, SampledGaussian
+    from fldp_teach.accounting import RdpAccountant, SampledGaussian, ShuffledGaussian
+    from fldp_teach.fedavg import expected_lot_size
 
     d = check_open_unit("delta", delta)
     epochs = check_positive_int("local_epochs", local_epochs)
+    if sampling not in ("poisson", "shuffle"):
+        raise ValueError(f"sampling must be 'poisson' or 'shuffle', got {sampling!r}")
     worst = 0.0
     for joined, n in zip(participations, num_examples):
         if not len(joined):
             continue
-        b = n if batch_size is None else min(int(batch_size), n)
-        steps_per_round = epochs * math.ceil(n / b)
+        b = expected_lot_size(n, batch_size)
         accountant = RdpAccountant()
         for z, rounds in _phases([noise_multipliers[r] for r in joined]):
-            accountant.compose(SampledGaussian(noise_multiplier=z, sampling_rate=b / n,
-                                               steps=rounds * steps_per_round))
+            if sampling == "poisson":
+                event = SampledGaussian(noise_multiplier=z, sampling_rate=b / n,
+                                        steps=rounds * epochs * math.ceil(n / b))
+            else:
+                event = ShuffledGaussian(noise_multiplier=z, batch_size=b, num_examples=n,
+                                         epochs=rounds * epochs)
+            accountant.compose(event)
         worst = max(worst, accountant.epsilon(delta=d))
     return worst
 

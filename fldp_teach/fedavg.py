@@ -43,7 +43,10 @@ __all__ = [
     "ClientUpdate",
     "RoundResult",
     "client_seed",
+    "expected_lot_size",
     "local_batches",
+    "dp_sgd_noise_key",
+    "dp_sgd_noise",
     "client_update",
     "screen_updates",
     "aggregate",
@@ -91,20 +94,65 @@ def client_seed(seed: int | None, round_index: int, client_id: int) -> int | Non
     return int(np.random.SeedSequence([int(seed), int(round_index), int(client_id)]).generate_state(1)[0])
 
 
-def local_batches(num_examples: int, *, batch_size: int | None, local_epochs: int, seed: int | None) -> list:
-    """The minibatches of E local epochs: for each epoch a fresh permutation of ``range(n_k)``
-    cut into consecutive batches of ``batch_size`` (the last one may be smaller). ``batch_size``
-    None means full batch (FedSGD). Reference and fast paths both use this, so they see the same
-    batches for the same ``seed``."""
+def expected_lot_size(num_examples: int, batch_size: int | None) -> int:
+    """b = min(B, n_k), or n_k for ``batch_size`` None (full batch): the batch size of shuffled
+    batches, the EXPECTED size q·n_k of a Poisson lot with q = b/n_k, and the fixed DP-SGD
+    denominator (Abadi et al. 2016, Alg. 1: the noisy sum is divided by the lot size L = qN)."""
+    n = check_positive_int("num_examples", num_examples)
+    return n if batch_size is None else min(check_positive_int("batch_size", batch_size), n)
+
+
+def local_batches(num_examples: int, *, batch_size: int | None, local_epochs: int, seed: int | None,
+                  sampling: str = "shuffle") -> list:
+    """The index arrays of a client's local steps, b = :func:`expected_lot_size`.
+
+    * ``sampling="shuffle"`` (non-private training): for each of the E epochs a fresh
+      permutation of ``range(n_k)`` cut into ⌈n_k/b⌉ consecutive batches (the last may be
+      smaller).
+    * ``sampling="poisson"`` (DP-SGD): E·⌈n_k/b⌉ independent lots, each example joining each lot
+      with probability q = b/n_k (u_i < q, u_i ~ U(0, 1) i.i.d.; Abadi et al. 2016, Alg. 1, the
+      rule of :func:`fldp_teach.training.poisson_lot`). A lot's size is Binomial(n_k, q): it
+      varies and may be 0. This is the sampling the accountant's SampledGaussian assumes
+      (:func:`fldp_teach.dp_fedavg.record_level_epsilon`); shuffled batches do not satisfy it
+      (Chua et al. 2024, "How Private are DP-SGD Implementations?").
+
+    ``batch_size`` None means full batch (FedSGD; q = 1 under Poisson). Reference and fast paths
+    both use this, so they see the same lots for the same ``seed`` (drawn with
+    ``np.random.default_rng(seed)``)."""
     n = check_positive_int("num_examples", num_examples)
     epochs = check_positive_int("local_epochs", local_epochs)
-    b = n if batch_size is None else min(check_positive_int("batch_size", batch_size), n)
+    b = expected_lot_size(n, batch_size)
     rng = np.random.default_rng(seed)
+    if sampling == "poisson":
+        q = b / n
+        return [np.flatnonzero(rng.random(n) < q) for _ in range(epochs * math.ceil(n / b))]
+    if sampling != "shuffle":
+        raise ValueError(f"sampling must be 'shuffle' or 'poisson', got {sampling!r}")
     batches = []
     for _ in range(epochs):
         order = rng.permutation(n)
         batches.extend(order[i : i + b] for i in range(0, n, b))
     return batches
+
+
+def dp_sgd_noise_key(seed: int | None) -> np.ndarray:
+    """The stateless-RNG key (2 int64) of a client's DP-SGD noise: ``SeedSequence([seed, 1])``,
+    a stream independent of its lots (``default_rng(seed)``). ``None`` draws fresh entropy."""
+    entropy = np.random.SeedSequence(None if seed is None else [int(seed), 1])
+    return entropy.generate_state(2, dtype=np.uint32).astype(np.int64)
+
+
+def dp_sgd_noise(shape, *, stddev, key, step, tensor):
+    """N(0, stddev² I) of the given shape for trainable tensor ``tensor`` of local step ``step``
+    of the client whose noise key is ``key`` (:func:`dp_sgd_noise_key`): a stateless normal
+    seeded by fold_in(fold_in(key, step), tensor). The reference :func:`client_update` and the
+    stacked fast path (:class:`fldp_teach.stacked_clients.StackedDenseTrainer`) both draw their
+    noise here, so with the same seeds they add the same noise (a test checks it)."""
+    import tensorflow as tf
+
+    fold = tf.random.experimental.stateless_fold_in
+    seed = fold(fold(tf.cast(key, tf.int64), tf.cast(step, tf.int32)), tf.cast(tensor, tf.int32))
+    return stddev * tf.random.stateless_normal(shape, seed=seed, dtype=tf.float32)
 
 
 def client_update(
@@ -121,15 +169,23 @@ def client_update(
 ) -> ClientUpdate:
     """Reference client: E epochs of minibatch SGD from θ_g, return Δθ_k = θ_k' − θ_g.
 
-    Each step is θ ← θ − η ∇_θ (1/|B|) Σ_{i∈B} ℓ(y_i, f(x_i; θ)) with ℓ the softmax
-    cross-entropy on logits (McMahan et al. 2017, Alg. 1, ClientUpdate). The client starts from
-    the broadcast global weights (article Eq. 4, E4), not from its own previous model.
+    Without ``dp`` each step is θ ← θ − η ∇_θ (1/|B|) Σ_{i∈B} ℓ(y_i, f(x_i; θ)) over shuffled
+    batches, ℓ the softmax cross-entropy on logits (McMahan et al. 2017, Alg. 1, ClientUpdate).
+    The client starts from the broadcast global weights (article Eq. 4, E4), not from its own
+    previous model.
 
     ``model`` is a Keras model returning logits (or a zero-argument function building one);
     ``client_data`` has ``.x`` and ``.y`` (integer labels). ``dp`` = a
-    :class:`fldp_teach.dp_fedavg.DPSGDConfig` makes the local steps DP-SGD (record-level DP inside
-    the client, Abadi et al. 2016, Alg. 1: per-example clip to C, sum, add N(0, z²C²), divide by
-    the batch size; :func:`fldp_teach.dpsgd.dp_gradient`) — the article's "noise in local training" (E1) done right.
+    :class:`fldp_teach.dp_fedavg.DPSGDConfig` makes the local steps DP-SGD, record-level DP
+    inside the client (Abadi et al. 2016, Alg. 1) — the article's "noise in local training"
+    (E1) done right. For each of the E·⌈n_k/b⌉ lots L_t (Poisson by default, ``dp.sampling``):
+
+        g̃_t = (1/b) (Σ_{i∈L_t} clip(∇ℓ_i, C) + N(0, z²C² I)),   θ ← θ − η g̃_t,
+
+    with b = qn_k the EXPECTED lot size (:func:`expected_lot_size`), a public constant: the
+    realised size of a Poisson lot is data-dependent and dividing by it would leak it. An empty
+    lot is still a step: zero sum plus noise (skipping it would reveal that it was empty). The
+    phases are :mod:`fldp_teach.dpsgd`'s; the noise comes from :func:`dp_sgd_noise`.
     """
     import tensorflow as tf
 
@@ -139,31 +195,35 @@ def client_update(
     model.set_weights([np.asarray(w) for w in global_weights])
     x = np.asarray(client_data.x, dtype=np.float32)
     y = np.asarray(client_data.y, dtype=np.int32)
-    batches = local_batches(len(y), batch_size=batch_size, local_epochs=local_epochs, seed=seed)
+    sampling = "shuffle" if dp is None else dp.sampling
+    batches = local_batches(len(y), batch_size=batch_size, local_epochs=local_epochs, seed=seed,
+                            sampling=sampling)
     loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    noise_gen = None
-    if dp is not None:  # DP-SGD noise: seeded, or fresh entropy when seed is None
-        noise_gen = (tf.random.Generator.from_non_deterministic_state() if seed is None
-                     else tf.random.Generator.from_seed(seed))
+    if dp is not None:
+        from fldp_teach.dpsgd import clipped_gradient_sum_vectorized, normalize
+
+        key = dp_sgd_noise_key(seed)
+        denominator = float(expected_lot_size(len(y), batch_size))
     losses = []
-    for idx in batches:
+    for step, idx in enumerate(batches):
         xb, yb = tf.constant(x[idx]), tf.constant(y[idx])
         if dp is None:
             with tf.GradientTape() as tape:
                 loss = loss_fn(yb, model(xb, training=True))
             grads = tape.gradient(loss, model.trainable_variables)
         else:
-            from fldp_teach.dpsgd import dp_gradient
-
-            grads, clipped = dp_gradient(model, xb, yb, clip_norm=dp.clip_norm,
-                                         noise_multiplier=dp.noise_multiplier,
-                                         denominator=len(idx), generator=noise_gen)
+            clipped = clipped_gradient_sum_vectorized(model, xb, yb, clip_norm=dp.clip_norm)  # 0 if empty
+            stddev = dp.noise_multiplier * dp.clip_norm
+            noisy = [s + dp_sgd_noise(tf.shape(s), stddev=stddev, key=key, step=step, tensor=j)
+                     for j, s in enumerate(clipped.gradient_sum)]
+            grads = normalize(noisy, denominator=denominator)
             loss = tf.reduce_mean(clipped.losses)
         for var, g in zip(model.trainable_variables, grads):
             var.assign_sub(lr * g)
-        losses.append(float(loss))
+        if len(idx):
+            losses.append(float(loss))
     update = [np.asarray(w) - np.asarray(g) for w, g in zip(model.get_weights(), global_weights)]
-    metrics = {"train_loss": float(np.mean(losses)), "steps": len(batches)}
+    metrics = {"train_loss": float(np.mean(losses)) if losses else math.nan, "steps": len(batches)}
     return ClientUpdate(update=update, num_examples=len(y), metrics=metrics, client_id=client_id)
 
 

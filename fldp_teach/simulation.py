@@ -11,6 +11,9 @@ Modes (see :mod:`fldp_teach.dp_fedavg` for the maths and threat models):
 ``"distributed"`` each client adds a 1/m share of the noise, the server sees only the sum
 (secure aggregation simulated; same ε as central); ``"dpsgd"`` record-level DP-SGD inside each
 client (ε per example, max over clients) — the right unit when the clients are a few hospitals.
+In ``"dpsgd"`` the local lots are Poisson samples (each example with probability q = b/n_k, the
+noisy sum divided by the expected lot size b), which is what the accountant charges
+(:func:`~fldp_teach.dp_fedavg.record_level_epsilon`); the other modes train on shuffled batches.
 
 Local training uses a fast path when it can (:mod:`fldp_teach.stacked_clients`: stacked
 dense clients, or one ``tf.function`` per round) and the reference
@@ -31,14 +34,14 @@ from fldp_teach._validation import (
     check_non_negative, check_open_unit, check_positive, check_positive_int, check_unit_interval)
 from fldp_teach import dp_fedavg as dpf
 from fldp_teach.fedavg import (
-    SAMPLING_STREAM, ClientUpdate, aggregate, client_seed, sample_clients, screen_updates, server_update,
-    weights_nbytes)
+    SAMPLING_STREAM, ClientUpdate, aggregate, client_seed, expected_lot_size, sample_clients, screen_updates,
+    server_update, weights_nbytes)
 
 __all__ = ["History", "roc_auc", "evaluate", "simulate", "MODES"]
 
 MODES = ("none", "central", "local", "distributed", "dpsgd")
 # Independent random streams per round: client_seed(seed, round, stream); real clients use 0..K-1.
-_SAMPLING, _SERVER_NOISE, _CLIP_COUNT, _DPSGD_NOISE = SAMPLING_STREAM, 2**30 + 1, 2**30 + 2, 2**30 + 3
+_SAMPLING, _SERVER_NOISE, _CLIP_COUNT = SAMPLING_STREAM, 2**30 + 1, 2**30 + 2
 _CLIENT_NOISE = 2**29  # + client id: the client's own DP noise (local / distributed modes)
 logger = logging.getLogger(__name__)
 
@@ -116,12 +119,15 @@ def _train_clients(trainer, model, clients, ids, global_weights, *, round_index,
                               batch_size=batch_size, learning_rate=learning_rate, seed=s, dp=dp,
                               client_id=int(k)) for k, s in zip(ids, seeds)]
     x, y, offsets, sizes = trainer["x"], trainer["y"], trainer["offsets"], trainer["sizes"]
-    idx, mask = batch_plan([sizes[k] for k in ids], [offsets[k] for k in ids], batch_size=batch_size,
-                           local_epochs=local_epochs, seeds=seeds)
+    # the same lots as client_update: shuffled batches, or Poisson lots for DP-SGD
+    idx, mask, active = batch_plan([sizes[k] for k in ids], [offsets[k] for k in ids], batch_size=batch_size,
+                                   local_epochs=local_epochs, seeds=seeds,
+                                   sampling="shuffle" if dp is None else dp.sampling)
     if trainer["kind"] == "dense":
-        kwargs = {} if dp is None else {"clip_norm": dp.clip_norm, "noise_multiplier": dp.noise_multiplier,
-                                        "seed": client_seed(seed, round_index, _DPSGD_NOISE)}
-        stacked = trainer["run"](global_weights, x, y, idx, mask, learning_rate=learning_rate, **kwargs)
+        kwargs = {} if dp is None else {
+            "clip_norm": dp.clip_norm, "noise_multiplier": dp.noise_multiplier, "seeds": seeds,
+            "denominators": [expected_lot_size(sizes[k], batch_size) for k in ids]}
+        stacked = trainer["run"](global_weights, x, y, idx, mask, active, learning_rate=learning_rate, **kwargs)
     else:
         stacked = trainer["run"](global_weights, x, y, idx, mask, learning_rate=learning_rate)
     return [ClientUpdate(update=[s[i] for s in stacked], num_examples=sizes[k], client_id=int(k))
@@ -264,4 +270,4 @@ def _epsilon(mode, schedule, q, delta, participations, clients, batch_size, loca
         return dpf.local_epsilon(noise_multipliers=schedule, participations=participations, delta=delta)
     return dpf.record_level_epsilon(noise_multipliers=schedule, participations=participations,
                                     num_examples=[len(c.y) for c in clients], batch_size=batch_size,
-                                    local_epochs=local_epochs, delta=delta)
+                                    local_epochs=local_epochs, delta=delta, sampling="poisson")

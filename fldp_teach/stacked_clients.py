@@ -13,15 +13,20 @@ same SGD steps; a test checks the weights agree to ~1e-5):
   with respect to the stacked weights is exactly each client's own gradient. One ``tf.function``
   runs every local step of every client. With record-level DP-SGD each example also gets its
   own copy of the weights (m, B, d, h), so ``tape.gradient`` returns per-example gradients
-  (Abadi et al. 2016, Alg. 1: clip each to C, sum, add N(0, z²C²), divide by |B|).
-* :class:`OneFunctionRound` — for any Keras model (CNNs): the loop over clients and over local
+  (Abadi et al. 2016, Alg. 1: clip each to C, sum, add N(0, z²C²), divide by the expected lot
+  size b_k), on the same Poisson lots and with the same noise
+  (:func:`fldp_teach.fedavg.dp_sgd_noise`) as the reference.
+* :class:`OneFunctionRound` — for any Keras model (CNNs), non-private training only: the loop over clients and over local
   steps runs inside one ``tf.function`` (``tf.range`` loops), assigning the global weights to the
   model's variables at the start of each client. Stacking convolutions per client would fall
   back to a slow loop, so here a graph loop is the faster shape.
 
-Batches of unequal size are padded to a common shape with a 0/1 mask; the per-client loss is
-Σ mask·ℓ / Σ mask, i.e. the mean over the real examples of that batch, exactly as the
-reference computes it. A padded step with no real example leaves the weights unchanged.
+Batches of unequal size are padded to a common shape with a 0/1 ``mask``; the per-client loss
+is Σ mask·ℓ / Σ mask, i.e. the mean over the real examples of that batch, exactly as the
+reference computes it. Clients with fewer steps than the others are padded with steps whose
+``active`` flag is 0: a padding step is no step at all. This is NOT the same as an empty
+Poisson lot (``active`` = 1, no real example): a DP-SGD client still takes that step, adding
+noise to a zero sum, because skipping it would reveal that the lot was empty.
 """
 from __future__ import annotations
 
@@ -31,27 +36,33 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from fldp_teach.fedavg import local_batches
+from fldp_teach.fedavg import dp_sgd_noise, dp_sgd_noise_key, local_batches
 
 __all__ = ["batch_plan", "dense_activations", "StackedDenseTrainer", "OneFunctionRound"]
 
 
 def batch_plan(sizes: Sequence[int], offsets: Sequence[int], *, batch_size: int | None,
-               local_epochs: int, seeds: Sequence[int | None]) -> tuple[np.ndarray, np.ndarray]:
-    """Index and mask arrays of shape (m, steps, B) for m clients whose examples sit at
-    ``offsets[c] : offsets[c] + sizes[c]`` of one concatenated array. Row (c, s) holds the
-    global indices of client c's s-th batch from ``local_batches(sizes[c], seed=seeds[c])``."""
-    per_client = [local_batches(n, batch_size=batch_size, local_epochs=local_epochs, seed=s)
-                  for n, s in zip(sizes, seeds)]
+               local_epochs: int, seeds: Sequence[int | None],
+               sampling: str = "shuffle") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(idx, mask, active)`` for m clients whose examples sit at ``offsets[c] : offsets[c] +
+    sizes[c]`` of one concatenated array. Row (c, s) of ``idx`` (m, steps, width) holds the
+    global indices of client c's s-th lot from ``local_batches(sizes[c], seed=seeds[c],
+    sampling=sampling)``, ``mask`` (same shape) marks the real entries, and ``active``
+    (m, steps) is 1 where client c really has an s-th step (possibly an empty Poisson lot) and
+    0 on the padding steps of a client with fewer steps than the others."""
+    per_client = [local_batches(n, batch_size=batch_size, local_epochs=local_epochs, seed=s,
+                                sampling=sampling) for n, s in zip(sizes, seeds)]
     steps = max(len(b) for b in per_client)
-    width = max(len(batch) for b in per_client for batch in b)
+    width = max(1, max(len(batch) for b in per_client for batch in b))
     idx = np.zeros((len(sizes), steps, width), dtype=np.int32)
     mask = np.zeros((len(sizes), steps, width), dtype=np.float32)
+    active = np.zeros((len(sizes), steps), dtype=np.float32)
     for c, batches in enumerate(per_client):
+        active[c, : len(batches)] = 1.0
         for s, batch in enumerate(batches):
             idx[c, s, : len(batch)] = offsets[c] + batch
             mask[c, s, : len(batch)] = 1.0
-    return idx, mask
+    return idx, mask, active
 
 
 def dense_activations(model) -> list | None:
@@ -72,9 +83,13 @@ def _masked_mean_ce(labels, logits, mask):
 class StackedDenseTrainer:
     """Train m dense clients at once with weights stacked along a client axis (see module doc).
 
-    ``trainer(global_weights, x, y, idx, mask, learning_rate=..., clip_norm=None,
-    noise_multiplier=0.0, seed=0)`` returns the updates Δθ as a list of arrays of shape
-    (m, *weight_shape). ``clip_norm`` not None turns the local steps into DP-SGD.
+    ``trainer(global_weights, x, y, idx, mask, active, learning_rate=..., clip_norm=None,
+    noise_multiplier=0.0, denominators=None, seeds=None)`` (``idx, mask, active`` from
+    :func:`batch_plan`) returns the updates Δθ as a list of arrays of shape
+    (m, *weight_shape). ``clip_norm`` not None turns the local steps into DP-SGD; then
+    ``denominators`` are the clients' expected lot sizes b_c
+    (:func:`fldp_teach.fedavg.expected_lot_size`) and ``seeds`` their seeds (the reference's
+    ``client_update(seed=...)``: same seeds, same noise).
     """
 
     def __init__(self, activations: Sequence):
@@ -90,7 +105,8 @@ class StackedDenseTrainer:
             a = act(tf.einsum(pattern, a, kernel) + bias)
         return a
 
-    def _train(self, weights, x, y, idx, mask, learning_rate, clip_norm, noise_stddev, seed, dp):
+    def _train(self, weights, x, y, idx, mask, active, learning_rate, clip_norm, noise_stddev,
+               denominators, keys, dp):
         start = [tf.identity(w) for w in weights]
         w = list(weights)
         steps = tf.shape(idx)[1]
@@ -102,14 +118,17 @@ class StackedDenseTrainer:
                     loss = tf.reduce_sum(_masked_mean_ce(yb, self._forward(w, xb, False), mb))
                 grads = tape.gradient(loss, w)
             else:
-                grads = self._dp_sgd_grads(w, xb, yb, mb, clip_norm, noise_stddev,
-                                           tf.random.experimental.stateless_fold_in(seed, s))
-            w = [wi - learning_rate * g for wi, g in zip(w, grads)]
+                grads = self._dp_sgd_grads(w, xb, yb, mb, clip_norm, noise_stddev, denominators,
+                                           keys, s)
+            # active = 0: a padding step, no step at all; active = 1 (even for an empty lot): a step
+            w = [wi - learning_rate * _per_client(active[:, s], g) * g for wi, g in zip(w, grads)]
         return [wi - w0 for wi, w0 in zip(w, start)]
 
-    def _dp_sgd_grads(self, w, xb, yb, mb, clip_norm, noise_stddev, seed):
+    def _dp_sgd_grads(self, w, xb, yb, mb, clip_norm, noise_stddev, denominators, keys, step):
         """Per-example gradients (weights copied along the batch axis), clip to C, sum, add
-        N(0, (zC)²), divide by the real batch size (Abadi et al. 2016, Alg. 1)."""
+        N(0, (zC)²) from :func:`fldp_teach.fedavg.dp_sgd_noise` (client c's key, this step,
+        tensor j), divide by the expected lot size b_c (Abadi et al. 2016, Alg. 1). An empty lot
+        gives a zero sum and still gets the noise."""
         batch = tf.shape(xb)[1]
         tiled = [tf.repeat(wi[:, None], batch, axis=1) for wi in w]
         with tf.GradientTape() as tape:
@@ -117,37 +136,42 @@ class StackedDenseTrainer:
             ce = tf.nn.sparse_softmax_cross_entropy_with_logits(
                 labels=yb, logits=self._forward(tiled, xb, True))
             total = tf.reduce_sum(ce * mb)
-        g = tape.gradient(total, tiled)  # per-example gradients, (m, B, ...)
+        g = tape.gradient(total, tiled)  # per-example gradients, (m, B, ...); 0 on padding
         sq = tf.add_n([tf.reduce_sum(tf.reshape(gi, [tf.shape(gi)[0], batch, -1]) ** 2, axis=-1) for gi in g])
         scale = 1.0 / tf.maximum(1.0, tf.sqrt(sq) / clip_norm)  # (m, B)
-        count = tf.reduce_sum(mb, axis=1)  # real examples per client in this batch
         out = []
         for j, gi in enumerate(g):
             shape = [tf.shape(gi)[0], batch] + [1] * (len(gi.shape) - 2)
             summed = tf.reduce_sum(gi * tf.reshape(scale, shape), axis=1)
-            noise = noise_stddev * tf.random.stateless_normal(
-                tf.shape(summed), seed=tf.random.experimental.stateless_fold_in(seed, j))
-            shape_c = [-1] + [1] * (len(summed.shape) - 1)
-            has = tf.reshape(tf.cast(count > 0, summed.dtype), shape_c)
-            out.append(has * (summed + noise) / tf.reshape(tf.maximum(count, 1.0), shape_c))
+            noise = tf.map_fn(
+                lambda key, j=j, summed=summed: dp_sgd_noise(tf.shape(summed)[1:], stddev=noise_stddev,
+                                                             key=key, step=step, tensor=j),
+                keys, fn_output_signature=tf.float32)
+            out.append((summed + noise) / _per_client(denominators, summed))
         return out
 
-    def __call__(self, global_weights, x, y, idx, mask, *, learning_rate, clip_norm=None,
-                 noise_multiplier=0.0, seed=None):
+    def __call__(self, global_weights, x, y, idx, mask, active, *, learning_rate, clip_norm=None,
+                 noise_multiplier=0.0, denominators=None, seeds=None):
         m = idx.shape[0]
         stacked = [tf.constant(np.broadcast_to(np.asarray(w, np.float32), (m,) + np.shape(w))) for w in global_weights]
         dp = clip_norm is not None
         c = float(clip_norm) if dp else 1.0
+        if dp and (denominators is None or seeds is None or len(denominators) != m or len(seeds) != m):
+            raise ValueError(f"DP-SGD needs one denominator and one seed per client (m = {m}), got "
+                             f"denominators={denominators!r}, seeds={seeds!r}")
+        denominators = np.ones(m) if denominators is None else np.asarray(denominators, np.float64)
+        keys = np.stack([dp_sgd_noise_key(s) for s in (seeds if seeds is not None else [0] * m)])
         out = self._sgd(stacked, tf.constant(x, tf.float32), tf.constant(y, tf.int32), tf.constant(idx),
-                        tf.constant(mask), tf.constant(learning_rate, tf.float32), tf.constant(c, tf.float32),
+                        tf.constant(mask), tf.constant(active, tf.float32),
+                        tf.constant(learning_rate, tf.float32), tf.constant(c, tf.float32),
                         tf.constant(noise_multiplier * c, tf.float32),
-                        tf.constant([_seed_int(seed), 0], tf.int64), dp)
+                        tf.constant(denominators, tf.float32), tf.constant(keys, tf.int64), dp)
         return [o.numpy() for o in out]
 
 
-def _seed_int(seed) -> int:
-    """A stateless-RNG seed from ``seed``; None draws fresh entropy."""
-    return int(np.random.default_rng(seed).integers(2**31)) if seed is None else int(seed) % 2**31
+def _per_client(values, like):
+    """A per-client vector (m,) reshaped to broadcast against ``like`` (m, ...)."""
+    return tf.reshape(values, [-1] + [1] * (len(like.shape) - 1))
 
 
 class OneFunctionRound:

@@ -11,6 +11,7 @@ def test_cli_demo_prints_table_and_writes_png(tmp_path, capsys):
     text = capsys.readouterr().out
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Device: TensorFlow" in text and "ONE PATIENT" in text
+    assert "How ε is accounted: every local step uses a Poisson lot" in text
     assert "round | no DP: acc" in text and f"Figure written to {out}" in text
     table = [line for line in text.splitlines() if line.strip()[:1].isdigit() and "|" in line]
     assert len(table) == 2

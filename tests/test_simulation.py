@@ -40,26 +40,58 @@ def test_stacked_dense_path_equals_reference_client_update():
     model = models.mlp(6, num_classes=3, hidden_units=(8,), seed=1)
     g = model.get_weights()
     kw = dict(local_epochs=2, batch_size=10, learning_rate=0.1)
-    idx, mask = batch_plan(sizes, offsets, batch_size=10, local_epochs=2, seeds=seeds)
-    fast = StackedDenseTrainer(dense_activations(model))(g, x, y, idx, mask, learning_rate=0.1)
+    idx, mask, active = batch_plan(sizes, offsets, batch_size=10, local_epochs=2, seeds=seeds)
+    assert active.shape == (3, 10) and active.sum(axis=1).tolist() == [8, 10, 6]  # 2·⌈n/10⌉, rest padding
+    fast = StackedDenseTrainer(dense_activations(model))(g, x, y, idx, mask, active, learning_rate=0.1)
     _assert_same(fast, _reference(model, g, x, y, sizes, offsets, seeds, **kw), atol=1e-5)
 
 
-def test_stacked_dp_sgd_path_clips_like_the_reference_dp_sgd():
-    """With z = 0 the DP-SGD step is deterministic: per-example clip to C, mean."""
+@pytest.mark.parametrize("noise_multiplier", [0.0, 1.3])
+def test_stacked_dp_sgd_path_equals_the_reference_on_poisson_lots(noise_multiplier):
+    """Same seeds ⇒ same Poisson lots, same clipping, same denominator b, same noise (empty lots
+    included); padding steps of the clients with fewer steps do nothing."""
     from fldp_teach.dp_fedavg import DPSGDConfig
+    from fldp_teach.fedavg import expected_lot_size
 
-    sizes, seeds = [17, 9], [3, 4]
+    sizes, seeds, b = [17, 9, 30], [3, 4, 5], 2
     x, y, offsets = _clients(sizes, (5,), 2, seed=1)
-    model = models.logistic_regression(5, seed=2)
+    model = models.mlp(5, num_classes=2, hidden_units=(4,), seed=2)
     g = model.get_weights()
-    idx, mask = batch_plan(sizes, offsets, batch_size=4, local_epochs=1, seeds=seeds)
-    fast = StackedDenseTrainer(dense_activations(model))(g, x, y, idx, mask, learning_rate=0.5, clip_norm=0.05)
-    ref = _reference(model, g, x, y, sizes, offsets, seeds, local_epochs=1, batch_size=4, learning_rate=0.5,
-                     dp=DPSGDConfig(clip_norm=0.05, noise_multiplier=0.0))
-    _assert_same(fast, ref, atol=1e-6)
-    plain = StackedDenseTrainer(dense_activations(model))(g, x, y, idx, mask, learning_rate=0.5)
-    assert np.abs(plain[0] - fast[0]).max() > 1e-3  # clipping did bite
+    idx, mask, active = batch_plan(sizes, offsets, batch_size=b, local_epochs=1, seeds=seeds, sampling="poisson")
+    assert active.sum(axis=1).tolist() == [9, 5, 15] and active.shape == (3, 15)
+    assert np.any((mask.sum(axis=-1) == 0) & (active == 1))  # an empty Poisson lot is a step
+    trainer = StackedDenseTrainer(dense_activations(model))
+    fast = trainer(g, x, y, idx, mask, active, learning_rate=0.5, clip_norm=0.5, noise_multiplier=noise_multiplier,
+                   denominators=[expected_lot_size(n, b) for n in sizes], seeds=seeds)
+    ref = _reference(model, g, x, y, sizes, offsets, seeds, local_epochs=1, batch_size=b, learning_rate=0.5,
+                     dp=DPSGDConfig(clip_norm=0.5, noise_multiplier=noise_multiplier))
+    _assert_same(fast, ref, atol=1e-5)
+    plain = trainer(g, x, y, idx, mask, active, learning_rate=0.5)
+    assert np.abs(plain[0] - fast[0]).max() > 1e-3  # clipping (and noise) did bite
+
+
+def test_stacked_dp_sgd_noises_an_empty_lot_with_std_zc_over_b_and_skips_padding_steps():
+    """One step on an EMPTY lot (active, no real example): Δθ = −η N(0, (zC/b)² I) for every
+    client; a second, padding step (active = 0) changes nothing."""
+    d, m, z, c, eta = 3000, 4, 1.5, 0.8, 0.1
+    b = np.array([4.0, 8.0, 16.0, 32.0])
+    model = models.logistic_regression(d, seed=0)
+    g = model.get_weights()
+    x, y = np.ones((1, d), np.float32), np.zeros(1, np.int32)
+    idx, mask = np.zeros((m, 2, 1), np.int32), np.zeros((m, 2, 1), np.float32)
+    active = np.array([[1.0, 0.0]] * m, np.float32)
+    trainer = StackedDenseTrainer(dense_activations(model))
+    kw = dict(learning_rate=eta, clip_norm=c, noise_multiplier=z, denominators=b, seeds=[0, 1, 2, 3])
+    two = trainer(g, x, y, idx, mask, active, **kw)
+    one = trainer(g, x, y, idx[:, :1], mask[:, :1], active[:, :1], **kw)
+    for a, o in zip(two, one):
+        np.testing.assert_array_equal(a, o)
+    for k in range(m):  # 2d + 2 = 6002 values: relative std of the sample std 0.9 %, 5 % is > 5 sigma
+        noise = np.concatenate([t[k].ravel() for t in two]) / -eta
+        assert np.std(noise) == pytest.approx(z * c / b[k], rel=0.05)
+        assert abs(np.mean(noise)) < 5 * z * c / b[k] / np.sqrt(noise.size)
+    with pytest.raises(ValueError, match="one denominator and one seed per client"):
+        trainer(g, x, y, idx, mask, active, learning_rate=eta, clip_norm=c, noise_multiplier=z)
 
 
 def test_one_function_cnn_round_equals_reference_client_update():
@@ -67,7 +99,7 @@ def test_one_function_cnn_round_equals_reference_client_update():
     x, y, offsets = _clients(sizes, (8, 8, 1), 10, seed=2)
     model = models.small_cnn(input_shape=(8, 8, 1), num_classes=10, seed=3)
     g = model.get_weights()
-    idx, mask = batch_plan(sizes, offsets, batch_size=4, local_epochs=1, seeds=seeds)
+    idx, mask, _ = batch_plan(sizes, offsets, batch_size=4, local_epochs=1, seeds=seeds)
     fast = OneFunctionRound(models.small_cnn(input_shape=(8, 8, 1), num_classes=10, seed=3))(
         g, x, y, idx, mask, learning_rate=0.05)
     ref = _reference(model, g, x, y, sizes, offsets, seeds, local_epochs=1, batch_size=4, learning_rate=0.05)
@@ -90,6 +122,22 @@ def test_fast_and_reference_simulations_agree(cancer):
     slow = simulate(_logreg(cancer), part, (cancer.x_test, cancer.y_test), fast=False, **kw)
     for a, b in zip(fast.final_weights, slow.final_weights):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_dpsgd_simulation_fast_equals_reference_and_charges_poisson_lots(cancer):
+    from fldp_teach.dp_fedavg import record_level_epsilon
+
+    part = partition_iid(cancer.x_train, cancer.y_train, num_clients=4, seed=0)
+    kw = dict(rounds=2, local_epochs=1, batch_size=32, learning_rate=0.1, progress=False, seed=1, mode="dpsgd",
+              noise_multiplier=1.1, clip_norm=1.0, delta=1e-5)
+    fast = simulate(_logreg(cancer), part, (cancer.x_test, cancer.y_test), **kw)
+    slow = simulate(_logreg(cancer), part, (cancer.x_test, cancer.y_test), fast=False, **kw)
+    for a, b in zip(fast.final_weights, slow.final_weights):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    sizes = [c.num_examples for c in part.clients]
+    assert fast.records[-1]["epsilon"] == record_level_epsilon(
+        noise_multipliers=[1.1] * 2, participations=[[0, 1]] * 4, num_examples=sizes, batch_size=32,
+        local_epochs=1, delta=1e-5, sampling="poisson")
 
 
 def test_non_private_fedavg_on_breast_cancer_reaches_95_percent(cancer):
