@@ -16,7 +16,9 @@ Each role is one function: :func:`client_update` → :class:`ClientUpdate` → :
 :func:`client_update` is the readable *reference* implementation; the fast paths that train all
 sampled clients at once live in :mod:`fldp_teach.stacked_clients` and a test proves both compute
 the same weights. The DP variants (clip, noise) are in :mod:`fldp_teach.dp_fedavg`; the driver
-that runs rounds is :func:`fldp_teach.simulation.simulate`.
+that runs rounds is :func:`fldp_teach.simulation.simulate`. Non-private clients train on shuffled
+batches; DP-SGD clients on Poisson lots (:func:`local_batches`), the sampling their accountant
+assumes.
 
 FedSGD is the special case ``local_epochs=1, batch_size=None`` (full batch): each client takes
 exactly one gradient step, so with equal n_k the weighted mean of the updates equals one step of

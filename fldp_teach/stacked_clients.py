@@ -16,10 +16,11 @@ same SGD steps; a test checks the weights agree to ~1e-5):
   (Abadi et al. 2016, Alg. 1: clip each to C, sum, add N(0, z²C²), divide by the expected lot
   size b_k), on the same Poisson lots and with the same noise
   (:func:`fldp_teach.fedavg.dp_sgd_noise`) as the reference.
-* :class:`OneFunctionRound` — for any Keras model (CNNs), non-private training only: the loop over clients and over local
-  steps runs inside one ``tf.function`` (``tf.range`` loops), assigning the global weights to the
-  model's variables at the start of each client. Stacking convolutions per client would fall
-  back to a slow loop, so here a graph loop is the faster shape.
+* :class:`OneFunctionRound` — for any Keras model (CNNs), non-private training only: the loop
+  over clients and over local steps runs inside one ``tf.function`` (``tf.range`` loops),
+  assigning the global weights to the model's variables at the start of each client. Stacking
+  convolutions per client would fall back to a slow loop, so here a graph loop is the faster
+  shape.
 
 Batches of unequal size are padded to a common shape with a 0/1 ``mask``; the per-client loss
 is Σ mask·ℓ / Σ mask, i.e. the mean over the real examples of that batch, exactly as the
