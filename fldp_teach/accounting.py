@@ -133,6 +133,13 @@ class ShuffledGaussian:
     (:func:`poisson_equivalent`) gives a much smaller ε, but it is the ε of a different
     algorithm: Chua et al. 2024 ("How Private are DP-SGD Implementations?", ICML) show that
     for shuffled batches it can under-report the true ε. An accountant must never under-report.
+
+    Which neighbours: this is sound for the *zero-out* notion of neighbouring datasets (one
+    example replaced by a null example whose clipped gradient is 0; Kairouz et al. 2021,
+    "Practical and Private (Deep) Learning without Sampling or Shuffling", ICML, §2), where the
+    sum over a batch changes by at most C. Under add/remove neighbours the batch boundaries of
+    the other examples move too, and under replace-one neighbours the sum changes by up to 2C
+    (charge it as ``ShuffledGaussian(noise_multiplier=z/2, ...)``).
     """
 
     noise_multiplier: float
