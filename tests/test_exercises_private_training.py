@@ -4,7 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from fldp_teach.clipping import clip_per_example
-from fldp_teach.exercises.private_training import check_clipped_sum, check_output_perturbation_sensitivity
+import math
+
+from fldp_teach.exercises.private_training import (
+    check_clipped_sum, check_output_perturbation_sensitivity, check_time_to_accuracy,
+)
+from fldp_teach.plots.private_training import epochs_to_accuracy
 from fldp_teach.perturbation import output_perturbation_sensitivity
 
 
@@ -30,3 +35,32 @@ def test_clipped_sum_checker(capsys):
     assert not check_clipped_sum(lambda g, c: clip_per_example(g, clip_norm=c)[0].mean(axis=0))
     assert "returned the mean" in capsys.readouterr().out
     assert not check_clipped_sum(lambda g, c: None)
+
+
+def test_time_to_accuracy_checker(capsys):
+    def library(accuracies, target, steps_per_epoch, step_time):
+        epoch = epochs_to_accuracy(accuracies, target=target)
+        return math.inf if epoch is None else epoch * steps_per_epoch * step_time
+
+    assert check_time_to_accuracy(library)
+    assert "✅" in capsys.readouterr().out
+
+    def zero_based(accuracies, target, steps_per_epoch, step_time):
+        epoch = next((e for e, a in enumerate(accuracies) if a >= target), None)
+        return math.inf if epoch is None else epoch * steps_per_epoch * step_time
+
+    assert not check_time_to_accuracy(zero_based)
+    assert "Off by one epoch" in capsys.readouterr().out
+
+    def strict(accuracies, target, steps_per_epoch, step_time):
+        epoch = next((e for e, a in enumerate(accuracies, 1) if a > target), None)
+        return math.inf if epoch is None else epoch * steps_per_epoch * step_time
+
+    assert not check_time_to_accuracy(strict)
+    assert "≥ target" in capsys.readouterr().out
+    assert not check_time_to_accuracy(lambda a, t, s, dt: (epochs_to_accuracy(a, target=t) or 0) * dt)
+    assert "steps_per_epoch steps" in capsys.readouterr().out
+    assert not check_time_to_accuracy(lambda a, t, s, dt: library(a, t, s, dt) if library(a, t, s, dt) < math.inf else None)
+    assert "math.inf" in capsys.readouterr().out
+    assert not check_time_to_accuracy(lambda a, t, s, dt: ...)
+    assert "nothing yet" in capsys.readouterr().out

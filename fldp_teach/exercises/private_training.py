@@ -13,8 +13,9 @@ import numpy as np
 from fldp_teach.clipping import clip_per_example
 from fldp_teach.exercises import report
 from fldp_teach.perturbation import output_perturbation_sensitivity
+from fldp_teach.plots.private_training import epochs_to_accuracy
 
-__all__ = ["check_output_perturbation_sensitivity", "check_clipped_sum"]
+__all__ = ["check_output_perturbation_sensitivity", "check_clipped_sum", "check_time_to_accuracy"]
 
 
 def _call(fn, *args, **kwargs):
@@ -86,3 +87,49 @@ def check_clipped_sum(my_clipped_sum) -> bool:
             return report(False, success="", hint=hint)
     return report(True, success="clip each example to norm ≤ C, then sum: one example moves the sum by at most C.",
                   hint="")
+
+
+def check_time_to_accuracy(my_time_to_accuracy) -> bool:
+    """``my_time_to_accuracy(accuracies, target, steps_per_epoch, step_time)`` must return the
+    training time (seconds) until the accuracy first reaches ``target``: e × steps_per_epoch ×
+    step_time with e = ``plots.private_training.epochs_to_accuracy`` (counted from 1), and
+    ``math.inf`` when the run never reaches it (claim C4, notebook 05)."""
+    cases = [([0.88, 0.91, 0.935, 0.94], 0.93, 14, 0.5e-3),   # reached at epoch 3
+             ([0.95, 0.96], 0.93, 4, 0.05),                   # at once
+             ([0.90, 0.93, 0.92], 0.93, 14, 1e-3),             # exactly the target: reached
+             ([0.94, 0.90, 0.89], 0.93, 10, 2e-3),             # reached, then lost: first time
+             ([0.80, 0.85, 0.90], 0.93, 14, 1e-3)]             # never
+    for accuracies, target, steps_per_epoch, step_time in cases:
+        got, err = _call(my_time_to_accuracy, list(accuracies), target, steps_per_epoch, step_time)
+        call = f"my_time_to_accuracy({accuracies}, {target}, {steps_per_epoch}, {step_time})"
+        if err is not None:
+            return report(False, success="", hint=f"{call} raised {err!r}.")
+        if got is Ellipsis or (got is None and epochs_to_accuracy(accuracies, target=target)):
+            return report(False, success="", hint="my_time_to_accuracy returns nothing yet: "
+                                                  "(first epoch that reaches the target) × steps per epoch × step time.")
+        epoch = epochs_to_accuracy(accuracies, target=target)
+        if epoch is None:
+            if got is None or not (isinstance(got, (int, float)) and math.isinf(got) and got > 0):
+                return report(False, success="", hint=f"{call} returned {got!r}, but this run never reaches "
+                                                      f"{target}: return math.inf (it would take forever).")
+            continue
+        try:
+            value = float(got)
+        except (TypeError, ValueError):
+            return report(False, success="", hint=f"return a number of seconds, got {got!r}.")
+        want = epoch * steps_per_epoch * step_time
+        if not math.isclose(value, want, rel_tol=1e-9):
+            hint = f"{call} returned {value:.4g} s, expected {want:.4g} s."
+            if math.isclose(value, (epoch - 1) * steps_per_epoch * step_time, rel_tol=1e-9, abs_tol=1e-15):
+                hint += " Off by one epoch: epochs count from 1 (after epoch 1 the model has trained one epoch)."
+            elif math.isinf(value) or math.isclose(value, (epoch + 1) * steps_per_epoch * step_time, rel_tol=1e-9):
+                hint += " Reaching the target means accuracy ≥ target (an accuracy equal to it counts)."
+            elif math.isclose(value, epoch * step_time, rel_tol=1e-9):
+                hint += " An epoch has steps_per_epoch steps, not one."
+            elif math.isclose(value, epoch, rel_tol=1e-9):
+                hint += " That is the number of epochs; multiply by the steps per epoch and the time per step."
+            elif math.isclose(value, len(accuracies) * steps_per_epoch * step_time, rel_tol=1e-9):
+                hint += " That is the time of the whole run; stop at the FIRST epoch that reaches the target."
+            return report(False, success="", hint=hint)
+    return report(True, success="time to accuracy = epochs needed × steps per epoch × time per step: "
+                                "DP pays in both factors.", hint="")

@@ -1,6 +1,7 @@
 """Figures of notebook 05 (private training for the medical binary task): accuracy against ε
 for output perturbation, objective perturbation and DP-SGD; one DP-SGD run against its
-non-private baseline; measured train/test gaps with and without DP.
+non-private baseline; measured train/test gaps with and without DP; the cost of privacy in
+training time (claim C4): step-time ratios and test accuracy per epoch.
 
 Also the one formula this notebook states about generalization, the "transfer" bound of
 differential privacy (Dwork, Feldman, Hardt, Pitassi, Reingold & Roth 2015, "Generalization in
@@ -30,6 +31,9 @@ __all__ = [
     "plot_accuracy_vs_epsilon",
     "plot_training_run",
     "plot_generalization_gaps",
+    "epochs_to_accuracy",
+    "plot_step_time_ratios",
+    "plot_accuracy_per_epoch",
 ]
 
 
@@ -123,4 +127,66 @@ def plot_generalization_gaps(rows, *, ax=None) -> Figure:
     ax.set_xlabel("training (MLP, breast cancer)")
     ax.set_title("Measured generalization gap, one dot per seed")
     ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def epochs_to_accuracy(accuracies, *, target):
+    """The first epoch e (counted from 1) with ``accuracies[e - 1] >= target``, or None if the
+    run never reaches ``target``. "Epochs to accuracy" of notebook 05, claim C4; the training
+    time to reach it is e × (steps per epoch) × (time per step)."""
+    target = check_unit_interval("target", target)
+    for epoch, accuracy in enumerate(np.asarray(accuracies, dtype=float).ravel(), start=1):
+        if accuracy >= target:  # NaN (no validation data) never counts as reached
+            return epoch
+    return None
+
+
+def plot_step_time_ratios(step_times: dict, *, baseline="non-private", ax=None) -> Figure:
+    """``step_times`` maps a configuration (e.g. "logistic, B = 32") to ``{variant: seconds}``,
+    one entry being ``baseline``; draws, per configuration, one bar per other variant with the
+    ratio t_variant / t_baseline (printed on the bar) and a line at 1 (no slowdown)."""
+    fig, ax = _new_axes(ax)
+    groups = list(step_times)
+    variants = [v for v in step_times[groups[0]] if v != baseline]
+    width = 0.8 / len(variants)
+    for j, variant in enumerate(variants):
+        ratios = [step_times[g][variant] / step_times[g][baseline] for g in groups]
+        bars = ax.bar(np.arange(len(groups)) + (j - (len(variants) - 1) / 2) * width, ratios,
+                      width, label=variant)
+        ax.bar_label(bars, [f"{r:.2f}×" for r in ratios], fontsize=7, padding=1)
+    ax.axhline(1.0, color="black", ls="--", lw=1, label=f"{baseline} (= 1)")
+    ax.set_xticks(range(len(groups)), groups, fontsize=8)
+    ax.set_ylabel(f"median step time / {baseline} step time")
+    ax.set_xlabel("model and batch size B")
+    ax.set_title("Per-step cost of DP-SGD (median wall time per step, ratio)")
+    ax.margins(y=0.15)
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def plot_accuracy_per_epoch(curves: dict, *, target, ax=None, title=None) -> Figure:
+    """``curves`` maps a setting to test accuracies, one row per seed and one column per epoch;
+    draws the mean over seeds per epoch (band: min to max over seeds), a dashed line at
+    ``target`` and a dot where the mean first reaches it (:func:`epochs_to_accuracy`, stated in
+    the legend)."""
+    fig, ax = _new_axes(ax)
+    lowest = target
+    for name, accuracies in curves.items():
+        acc = np.atleast_2d(np.asarray(accuracies, dtype=float))
+        mean, epochs = acc.mean(axis=0), np.arange(1, acc.shape[1] + 1)
+        reached = epochs_to_accuracy(mean, target=target)
+        label = f"{name}: {reached} epoch{'s' if reached != 1 else ''}" if reached else f"{name}: not reached"
+        (line,) = ax.plot(epochs, mean, label=label)
+        ax.fill_between(epochs, acc.min(axis=0), acc.max(axis=0), color=line.get_color(), alpha=0.15)
+        if reached:
+            ax.plot(reached, mean[reached - 1], "o", color=line.get_color())
+        lowest = min(lowest, float(np.nanmin(acc)))
+    ax.axhline(target, color="black", ls="--", lw=1)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(max(0.0, lowest - 0.02), 1.0)
+    ax.set_title(title or f"Epochs until the mean test accuracy reaches {target:g}")
+    ax.legend(fontsize=8, loc="lower right", title=f"epochs to {target:g}", title_fontsize=8)
+    ax.grid(alpha=0.3)
     return fig
