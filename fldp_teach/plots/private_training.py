@@ -153,13 +153,13 @@ def plot_step_time_ratios(step_times: dict, *, baseline="non-private", ax=None) 
         ratios = [step_times[g][variant] / step_times[g][baseline] for g in groups]
         bars = ax.bar(np.arange(len(groups)) + (j - (len(variants) - 1) / 2) * width, ratios,
                       width, label=variant)
-        ax.bar_label(bars, [f"{r:.2f}×" for r in ratios], fontsize=7, padding=1)
+        ax.bar_label(bars, [f"{r:.2f}×" for r in ratios], fontsize=8, padding=2, rotation=90)
     ax.axhline(1.0, color="black", ls="--", lw=1, label=f"{baseline} (= 1)")
     ax.set_xticks(range(len(groups)), groups, fontsize=8)
     ax.set_ylabel(f"median step time / {baseline} step time")
     ax.set_xlabel("model and batch size B")
     ax.set_title("Per-step cost of DP-SGD (median wall time per step, ratio)")
-    ax.margins(y=0.15)
+    ax.margins(y=0.2)
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3, axis="y")
     return fig
