@@ -9,24 +9,16 @@ from __future__ import annotations
 import math
 
 from fldp_teach.accounting import calibrate_noise_multiplier, dp_sgd_epsilon, naive_composition
-from fldp_teach.exercises import report
+from fldp_teach.exercises import call_safely, report
 
 __all__ = ["check_naive_composition", "check_noise_for_target"]
-
-
-def _call(fn, *args, **kwargs):
-    """fn(*args, **kwargs), or the exception it raised (so that checkers never raise)."""
-    try:
-        return fn(*args, **kwargs), None
-    except Exception as exc:  # noqa: BLE001 - any student error becomes a hint
-        return None, exc
 
 
 def check_naive_composition(my_naive_composition) -> bool:
     """``my_naive_composition(epsilon, delta, k)`` must return the pair (kε, kδ) of basic
     composition (Dwork & Roth 2014, Thm 3.16), as ``fldp_teach.accounting.naive_composition``."""
     for eps, delta, k in ((1.0, 1e-6, 10), (0.1, 1e-5, 300), (2.5, 0.0, 4)):
-        got, err = _call(my_naive_composition, eps, delta, k)
+        got, err = call_safely(my_naive_composition, eps, delta, k)
         if err is not None:
             return report(False, success="", hint=f"my_naive_composition({eps}, {delta}, {k}) raised {err!r}.")
         if got is None or got is Ellipsis:
@@ -55,7 +47,7 @@ def check_noise_for_target(my_noise_for_target) -> bool:
     ``dp_sgd_epsilon(z) ≤ target`` that wastes at most 2 % more noise than necessary
     (z ≤ 1.02 · ``calibrate_noise_multiplier(...)``)."""
     for target, q, t, delta in _CASES:
-        got, err = _call(my_noise_for_target, target, q, t, delta)
+        got, err = call_safely(my_noise_for_target, target, q, t, delta)
         if err is not None:
             return report(False, success="", hint=f"my_noise_for_target({target}, {q:.4g}, {t}, {delta}) raised {err!r}.")
         if got is None or got is Ellipsis:

@@ -7,18 +7,11 @@ import math
 
 import numpy as np
 
-from fldp_teach.exercises import report
+from fldp_teach.exercises import call_safely, report
 from fldp_teach.plots.applications import threshold_metrics
 from fldp_teach.simulation import roc_auc
 
 __all__ = ["check_precision_recall", "check_auc"]
-
-
-def _call(fn, *args):
-    try:
-        return fn(*args), None
-    except Exception as exc:  # noqa: BLE001 - a student's error becomes a hint
-        return None, exc
 
 
 def _cases(seed=12):
@@ -42,7 +35,7 @@ def check_precision_recall(my_precision_recall) -> bool:
     when flagging iff score ≥ threshold: TP/(TP+FP) and TP/(TP+FN)."""
     for y, s in _cases():
         for t in (0.3, 0.5, 0.7):
-            got, err = _call(my_precision_recall, y, s, t)
+            got, err = call_safely(my_precision_recall, y, s, t)
             if err is not None:
                 return report(False, success="", hint=f"my_precision_recall raised {err!r} at threshold {t}.")
             if got is None or got is Ellipsis:
@@ -72,7 +65,7 @@ def check_auc(my_auc) -> bool:
     """``my_auc(labels, scores)`` must return P[score(positive) > score(negative)] + ½·P[tie]
     (the Mann–Whitney AUC, :func:`fldp_teach.simulation.roc_auc`)."""
     for y, s in _cases():
-        got, err = _call(my_auc, y, s)
+        got, err = call_safely(my_auc, y, s)
         if err is not None:
             return report(False, success="", hint=f"my_auc raised {err!r}.")
         if got is None or got is Ellipsis:

@@ -12,27 +12,17 @@ import math
 
 import numpy as np
 
-from fldp_teach.exercises import report
+from fldp_teach.exercises import call_safely, report
 from fldp_teach.membership import dp_advantage_bound
 
 __all__ = ["check_advantage_bound", "check_dense_inversion"]
-
-
-def _call(fn, *args, **kwargs):
-    """fn(*args, **kwargs), or the exception it raised (so that checkers never raise); numpy's
-    divide-by-zero warnings are silenced (a wrong answer gets a hint instead)."""
-    try:
-        with np.errstate(all="ignore"):
-            return fn(*args, **kwargs), None
-    except Exception as exc:  # noqa: BLE001 - any student error becomes a hint
-        return None, exc
 
 
 def check_advantage_bound(my_advantage_bound) -> bool:
     """``my_advantage_bound(epsilon, delta)`` must return (e^ε − 1 + 2δ)/(e^ε + 1), the largest
     TPR − FPR of any membership attack on an (ε, δ)-DP model."""
     for eps, delta in ((0.1, 0.0), (1.0, 0.0), (1.0, 1e-5), (2.0, 0.01), (5.0, 0.1), (0.5, 0.2)):
-        got, err = _call(my_advantage_bound, eps, delta)
+        got, err = call_safely(my_advantage_bound, eps, delta)
         if err is not None:
             return report(False, success="", hint=f"my_advantage_bound({eps}, {delta}) raised {err!r}.")
         if got is None or got is Ellipsis:
@@ -65,7 +55,7 @@ def check_dense_inversion(my_invert) -> bool:
         x = rng.random(d_in)
         g = rng.normal(size=d_out)
         g[:zeros] = 0.0                              # dead ReLU units: zero bias gradient
-        got, err = _call(my_invert, np.outer(x, g), g.copy())
+        got, err = call_safely(my_invert, np.outer(x, g), g.copy())
         if err is not None:
             return report(False, success="", hint=f"my_invert raised {err!r} on a ({d_in}, {d_out}) gradient.")
         if got is None or got is Ellipsis:

@@ -8,18 +8,11 @@ import math
 import numpy as np
 
 from fldp_teach.dp_fedavg import record_level_epsilon
-from fldp_teach.exercises import report
+from fldp_teach.exercises import call_safely, report
 from fldp_teach.fedavg import ClientUpdate
 from fldp_teach.seed_api import global_merge_fn
 
 __all__ = ["check_global_merge", "check_schedule_epsilon"]
-
-
-def _call(fn, *args):
-    try:
-        return fn(*args), None
-    except Exception as exc:  # noqa: BLE001 - a student's error becomes a hint
-        return None, exc
 
 
 def check_global_merge(my_global_merge) -> bool:
@@ -31,7 +24,7 @@ def check_global_merge(my_global_merge) -> bool:
     state = [rng.normal(size=(3, 2)), rng.normal(size=2)]
     updates = [[rng.normal(size=(3, 2)), rng.normal(size=2)] for _ in range(4)]
     want = global_merge_fn([ClientUpdate(u, num_examples=1) for u in updates], state)[0]
-    got, err = _call(my_global_merge, updates, state)
+    got, err = call_safely(my_global_merge, updates, state)
     if err is not None:
         return report(False, success="", hint=f"my_global_merge raised {err!r}.")
     if got is None or got is Ellipsis:
@@ -63,7 +56,7 @@ def check_schedule_epsilon(my_schedule_epsilon) -> bool:
     at rate q = B/n, composed over all phases (:func:`fldp_teach.dp_fedavg.record_level_epsilon`)."""
     cases = (([4.0] * 5 + [1.5] * 10, 107, 16, 1e-5), ([2.0, 2.0, 1.0], 300, 32, 1e-5), ([1.2] * 4, 50, 16, 1e-6))
     for schedule, n, b, d in cases:
-        got, err = _call(my_schedule_epsilon, schedule, n, b, d)
+        got, err = call_safely(my_schedule_epsilon, schedule, n, b, d)
         if err is not None:
             return report(False, success="", hint=f"my_schedule_epsilon raised {err!r}.")
         if got is None or got is Ellipsis:

@@ -11,17 +11,9 @@ import math
 import numpy as np
 
 from fldp_teach.clipping import adaptive_clip_norm_update, clip_by_l2_norm
-from fldp_teach.exercises import report
+from fldp_teach.exercises import call_safely, report
 
 __all__ = ["check_clip", "check_noise_stddev", "check_adaptive_step"]
-
-
-def _call(fn, *args):
-    try:
-        with np.errstate(all="ignore"):
-            return fn(*args), None
-    except Exception as exc:  # noqa: BLE001 - any student error becomes a hint
-        return None, exc
 
 
 def check_clip(my_clip) -> bool:
@@ -35,7 +27,7 @@ def check_clip(my_clip) -> bool:
         (np.random.default_rng(3).normal(size=50), 2.5, "a random 50-dim vector"),
     ]
     for v, c, what in cases:
-        got, err = _call(my_clip, v.copy(), c)
+        got, err = call_safely(my_clip, v.copy(), c)
         if err is not None:
             return report(False, success="", hint=f"my_clip raised {err!r} on {what}.")
         if got is None or got is Ellipsis:
@@ -59,7 +51,7 @@ def check_noise_stddev(my_noise_stddev) -> bool:
     """``my_noise_stddev(noise_multiplier, clip_norm, batch_size)`` must return zC/B, the std per
     coordinate of the noise in the DP mean (Σ_i clip(g_i) + N(0, z²C²I))/B (Abadi et al. 2016, Alg. 1)."""
     for z, c, b in ((1.0, 1.0, 100), (1.1, 0.5, 256), (4.0, 2.0, 64), (0.5, 10.0, 1000)):
-        got, err = _call(my_noise_stddev, z, c, b)
+        got, err = call_safely(my_noise_stddev, z, c, b)
         if err is not None:
             return report(False, success="", hint=f"my_noise_stddev({z}, {c}, {b}) raised {err!r}.")
         try:
@@ -84,7 +76,7 @@ def check_adaptive_step(my_adaptive_step) -> bool:
     rng = np.random.default_rng(11)
     for c, gamma, eta in ((1.0, 0.5, 0.2), (3.0, 0.9, 0.5), (0.2, 0.1, 1.0)):
         norms = np.abs(rng.normal(1.0, 1.0, size=40))
-        got, err = _call(my_adaptive_step, norms.copy(), c, gamma, eta)
+        got, err = call_safely(my_adaptive_step, norms.copy(), c, gamma, eta)
         if err is not None:
             return report(False, success="", hint=f"my_adaptive_step raised {err!r}.")
         try:

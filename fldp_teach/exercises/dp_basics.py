@@ -10,7 +10,7 @@ import math
 
 import numpy as np
 
-from fldp_teach.exercises import report
+from fldp_teach.exercises import call_safely, report
 from fldp_teach.mechanisms import randomized_response, randomized_response_estimate
 from fldp_teach.plots.dp_basics import membership_success_bound
 
@@ -19,19 +19,11 @@ __all__ = ["check_success_bound", "check_randomized_response_estimate"]
 _EPSILONS = (0.1, 0.5, 1.0, math.log(3.0), 2.0, 5.0)
 
 
-def _call(fn, *args, **kwargs):
-    """fn(*args, **kwargs), or the exception it raised (so that checkers never raise)."""
-    try:
-        return fn(*args, **kwargs), None
-    except Exception as exc:  # noqa: BLE001 - any student error becomes a hint
-        return None, exc
-
-
 def check_success_bound(my_success_bound) -> bool:
     """``my_success_bound(epsilon)`` must return e^ε/(1+e^ε), the best success probability of
     any membership adversary against an ε-DP mechanism (½–½ prior)."""
     for eps in _EPSILONS:
-        got, err = _call(my_success_bound, eps)
+        got, err = call_safely(my_success_bound, eps)
         if err is not None:
             return report(False, success="", hint=f"my_success_bound({eps:.3f}) raised {err!r}.")
         if got is None or got is Ellipsis:
@@ -57,7 +49,7 @@ def check_randomized_response_estimate(my_rr_estimate) -> bool:
     for eps, pi, n in ((1.0, 0.3, 500), (0.5, 0.8, 1000), (3.0, 0.05, 200)):
         bits = (rng.random(n) < pi).astype(np.int64)
         responses = randomized_response(bits, epsilon=eps, seed=rng)
-        got, err = _call(my_rr_estimate, responses, eps)
+        got, err = call_safely(my_rr_estimate, responses, eps)
         if err is not None:
             return report(False, success="", hint=f"my_rr_estimate(responses, {eps}) raised {err!r}.")
         if got is None or got is Ellipsis:

@@ -11,25 +11,17 @@ from __future__ import annotations
 import math
 
 from fldp_teach.accounting import calibrate_noise_multiplier, dp_sgd_epsilon
-from fldp_teach.exercises import report
+from fldp_teach.exercises import call_safely, report
 from fldp_teach.plots.dp_fedavg import server_noise_stddev
 
 __all__ = ["check_server_noise_stddev", "check_noise_for_target_epsilon"]
-
-
-def _call(fn, *args, **kwargs):
-    """fn(*args, **kwargs), or the exception it raised (so that checkers never raise)."""
-    try:
-        return fn(*args, **kwargs), None
-    except Exception as exc:  # noqa: BLE001 - any student error becomes a hint
-        return None, exc
 
 
 def check_server_noise_stddev(my_server_noise_stddev) -> bool:
     """``my_server_noise_stddev(noise_multiplier, clip_norm, clients_per_round)`` must return
     zC/m, the std of the server's noise on the averaged update (McMahan et al. 2018, Alg. 1)."""
     for z, c, m in ((1.0, 1.0, 100), (1.1, 0.5, 20), (0.8, 2.0, 1), (3.0, 0.1, 250)):
-        got, err = _call(my_server_noise_stddev, z, c, m)
+        got, err = call_safely(my_server_noise_stddev, z, c, m)
         if err is not None:
             return report(False, success="", hint=f"my_server_noise_stddev({z}, {c}, {m}) raised {err!r}.")
         if got is None or got is Ellipsis:

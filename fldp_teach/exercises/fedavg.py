@@ -9,18 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from fldp_teach.exercises import report
+from fldp_teach.exercises import call_safely, report
 from fldp_teach.fedavg import ClientUpdate, aggregate, weights_nbytes
 
 __all__ = ["check_weighted_average", "check_round_bytes"]
-
-
-def _call(fn, *args, **kwargs):
-    """fn(*args, **kwargs), or the exception it raised (so that checkers never raise)."""
-    try:
-        return fn(*args, **kwargs), None
-    except Exception as exc:  # noqa: BLE001 - any student error becomes a hint
-        return None, exc
 
 
 def _weighted_cases():
@@ -35,7 +27,7 @@ def check_weighted_average(my_weighted_average) -> bool:
     n = Σ_k n_k, for a list of equally shaped arrays Δθ_k (McMahan et al. 2017, Alg. 1) — what
     ``aggregate(..., weighting="num_examples")`` computes."""
     for updates, sizes in _weighted_cases():
-        got, err = _call(my_weighted_average, [u.copy() for u in updates], list(sizes))
+        got, err = call_safely(my_weighted_average, [u.copy() for u in updates], list(sizes))
         if err is not None:
             return report(False, success="", hint=f"my_weighted_average raised {err!r}.")
         if got is None or got is Ellipsis:
@@ -67,7 +59,7 @@ def check_round_bytes(my_round_bytes) -> bool:
     round with float32 weights: m broadcasts of θ_g down plus m updates Δθ_k up, each
     4·P bytes, i.e. 2·m·4·P (what :func:`fldp_teach.fedavg.weights_nbytes` counts per message)."""
     for params, m in ((650, 10), (4810, 20), (13706, 1), (1_663_370, 100)):
-        got, err = _call(my_round_bytes, params, m)
+        got, err = call_safely(my_round_bytes, params, m)
         if err is not None:
             return report(False, success="", hint=f"my_round_bytes({params}, {m}) raised {err!r}.")
         if got is None or got is Ellipsis:

@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from fldp_teach.exercises import report
+from fldp_teach.exercises import call_safely, as_number, report
 from fldp_teach.mechanisms import (
     analytic_gaussian_delta,
     analytic_gaussian_stddev,
@@ -20,30 +20,14 @@ from fldp_teach.mechanisms import (
 __all__ = ["check_classic_gaussian_stddev", "check_analytic_gaussian_stddev", "check_zero_test"]
 
 
-def _call(fn, *args):
-    try:
-        return fn(*args), None
-    except Exception as exc:  # noqa: BLE001 - any student error becomes a hint
-        return None, exc
-
-
-def _number(got):
-    if got is None or got is Ellipsis:
-        return None
-    try:
-        return float(got)
-    except (TypeError, ValueError):
-        return None
-
-
 def check_classic_gaussian_stddev(my_classic_stddev) -> bool:
     """``my_classic_stddev(epsilon, delta, l2_sensitivity)`` must return Δ₂·sqrt(2 ln(1.25/δ))/ε
     (``mechanisms.classic_gaussian_stddev``; Dwork & Roth 2014, Thm A.1), for ε < 1."""
     for eps, delta, d2 in ((0.5, 1e-5, 1.0), (0.9, 1e-3, 2.0), (0.1, 1e-8, 0.5), (0.25, 0.01, 3.0)):
-        got, err = _call(my_classic_stddev, eps, delta, d2)
+        got, err = call_safely(my_classic_stddev, eps, delta, d2)
         if err is not None:
             return report(False, success="", hint=f"my_classic_stddev({eps}, {delta}, {d2}) raised {err!r}.")
-        value = _number(got)
+        value = as_number(got)
         if value is None:
             return report(False, success="", hint=f"my_classic_stddev returned {got!r}: return a number.")
         want = classic_gaussian_stddev(epsilon=eps, delta=delta, l2_sensitivity=d2)
@@ -64,10 +48,10 @@ def check_analytic_gaussian_stddev(my_analytic_stddev) -> bool:
     δ(σ) ≤ δ (Balle & Wang 2018, Thm 8) to a relative accuracy of 1e-6, and must never return a σ
     whose exact δ(σ) exceeds δ by more than that tolerance allows."""
     for eps, delta, d2 in ((0.5, 1e-5, 1.0), (2.0, 1e-6, 1.0), (8.0, 1e-5, 2.0), (0.1, 1e-3, 0.5)):
-        got, err = _call(my_analytic_stddev, eps, delta, d2)
+        got, err = call_safely(my_analytic_stddev, eps, delta, d2)
         if err is not None:
             return report(False, success="", hint=f"my_analytic_stddev({eps}, {delta}, {d2}) raised {err!r}.")
-        value = _number(got)
+        value = as_number(got)
         if value is None or not value > 0:
             return report(False, success="", hint=f"my_analytic_stddev returned {got!r}: return a positive number.")
         want = analytic_gaussian_stddev(epsilon=eps, delta=delta, l2_sensitivity=d2)
@@ -91,7 +75,7 @@ def check_zero_test(my_is_zero) -> bool:
     y = multiplicative_noise(np.where(theta_is_zero, 0.0, 1.0), stddev=1.0, seed=rng)
     right = 0
     for yi, truth in zip(y, theta_is_zero):
-        got, err = _call(my_is_zero, float(yi))
+        got, err = call_safely(my_is_zero, float(yi))
         if err is not None:
             return report(False, success="", hint=f"my_is_zero({yi!r}) raised {err!r}.")
         if got is None or got is Ellipsis:

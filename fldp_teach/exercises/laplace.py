@@ -8,37 +8,20 @@ from __future__ import annotations
 
 import math
 
-from fldp_teach.exercises import report
+from fldp_teach.exercises import call_safely, as_number, report
 from fldp_teach.mechanisms import laplace_scale
 
 __all__ = ["check_laplace_scale", "check_mean_sensitivity", "check_laplace_stddev"]
-
-
-def _call(fn, *args):
-    try:
-        return fn(*args), None
-    except Exception as exc:  # noqa: BLE001 - any student error becomes a hint
-        return None, exc
-
-
-def _number(got):
-    """float(got), or None if the student returned nothing (None, ``...``) or a non-number."""
-    if got is None or got is Ellipsis:
-        return None
-    try:
-        return float(got)
-    except (TypeError, ValueError):
-        return None
 
 
 def check_laplace_scale(my_laplace_scale) -> bool:
     """``my_laplace_scale(epsilon, l1_sensitivity)`` must return b = Δ₁/ε
     (``mechanisms.laplace_scale``; Dwork & Roth 2014, Thm 3.6)."""
     for eps, d1 in ((1.0, 1.0), (0.5, 1.0), (2.0, 3.0), (0.1, 100.0), (4.0, 0.25)):
-        got, err = _call(my_laplace_scale, eps, d1)
+        got, err = call_safely(my_laplace_scale, eps, d1)
         if err is not None:
             return report(False, success="", hint=f"my_laplace_scale({eps}, {d1}) raised {err!r}.")
-        value = _number(got)
+        value = as_number(got)
         if value is None:
             return report(False, success="", hint=f"my_laplace_scale({eps}, {d1}) returned {got!r}: "
                                                   "return a number (replace `...`).")
@@ -64,10 +47,10 @@ def check_mean_sensitivity(my_mean_sensitivity) -> bool:
     """``my_mean_sensitivity(lower, upper, num_examples)`` must return (upper − lower)/n, the L1
     sensitivity of the mean of n values in [lower, upper] under replace-one neighbours."""
     for lo, hi, n in ((0.0, 1.0, 10), (0.0, 100.0, 1000), (-5.0, 5.0, 50), (18.0, 90.0, 7)):
-        got, err = _call(my_mean_sensitivity, lo, hi, n)
+        got, err = call_safely(my_mean_sensitivity, lo, hi, n)
         if err is not None:
             return report(False, success="", hint=f"my_mean_sensitivity({lo}, {hi}, {n}) raised {err!r}.")
-        value = _number(got)
+        value = as_number(got)
         if value is None:
             return report(False, success="", hint=f"my_mean_sensitivity({lo}, {hi}, {n}) returned {got!r}: "
                                                   "return a number (replace `...`).")
@@ -88,10 +71,10 @@ def check_laplace_stddev(my_laplace_stddev) -> bool:
     """``my_laplace_stddev(scale)`` must return √2·b, the standard deviation of Lap(0, b)
     (its variance is 2b²: Var = ∫ z² e^{−|z|/b}/(2b) dz = 2b²)."""
     for b in (0.5, 1.0, 2.0, 10.0):
-        got, err = _call(my_laplace_stddev, b)
+        got, err = call_safely(my_laplace_stddev, b)
         if err is not None:
             return report(False, success="", hint=f"my_laplace_stddev({b}) raised {err!r}.")
-        value = _number(got)
+        value = as_number(got)
         if value is None:
             return report(False, success="", hint=f"my_laplace_stddev({b}) returned {got!r}: return a number.")
         want = math.sqrt(2.0) * b

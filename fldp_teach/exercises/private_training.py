@@ -11,26 +11,18 @@ import math
 import numpy as np
 
 from fldp_teach.clipping import clip_per_example
-from fldp_teach.exercises import report
+from fldp_teach.exercises import call_safely, report
 from fldp_teach.perturbation import output_perturbation_sensitivity
 from fldp_teach.plots.private_training import epochs_to_accuracy
 
 __all__ = ["check_output_perturbation_sensitivity", "check_clipped_sum", "check_time_to_accuracy"]
 
 
-def _call(fn, *args, **kwargs):
-    """fn(*args, **kwargs), or the exception it raised (so that checkers never raise)."""
-    try:
-        return fn(*args, **kwargs), None
-    except Exception as exc:  # noqa: BLE001 - any student error becomes a hint
-        return None, exc
-
-
 def check_output_perturbation_sensitivity(my_sensitivity) -> bool:
     """``my_sensitivity(num_examples, regularization)`` must return 2/(nλ), the L2 sensitivity
     of the regularized logistic-regression minimizer (Chaudhuri et al. 2011, Corollary 8)."""
     for n, lam in ((426, 0.01), (100, 0.5), (10_000, 1e-4)):
-        got, err = _call(my_sensitivity, n, lam)
+        got, err = call_safely(my_sensitivity, n, lam)
         if err is not None:
             return report(False, success="", hint=f"my_sensitivity({n}, {lam}) raised {err!r}.")
         if got is None or got is Ellipsis:
@@ -60,7 +52,7 @@ def check_clipped_sum(my_clipped_sum) -> bool:
              (np.vstack([np.zeros((1, 3)), rng.standard_normal((4, 3))]), 0.5),
              (rng.standard_normal((16, 2)) * 0.01, 10.0)]
     for grads, clip in cases:
-        got, err = _call(my_clipped_sum, grads.copy(), clip)
+        got, err = call_safely(my_clipped_sum, grads.copy(), clip)
         if err is not None:
             return report(False, success="", hint=f"my_clipped_sum raised {err!r}.")
         if got is None or got is Ellipsis:
@@ -100,7 +92,7 @@ def check_time_to_accuracy(my_time_to_accuracy) -> bool:
              ([0.94, 0.90, 0.89], 0.93, 10, 2e-3),             # reached, then lost: first time
              ([0.80, 0.85, 0.90], 0.93, 14, 1e-3)]             # never
     for accuracies, target, steps_per_epoch, step_time in cases:
-        got, err = _call(my_time_to_accuracy, list(accuracies), target, steps_per_epoch, step_time)
+        got, err = call_safely(my_time_to_accuracy, list(accuracies), target, steps_per_epoch, step_time)
         call = f"my_time_to_accuracy({accuracies}, {target}, {steps_per_epoch}, {step_time})"
         if err is not None:
             return report(False, success="", hint=f"{call} raised {err!r}.")
