@@ -42,10 +42,13 @@ large model at small cost", ICML: "book-keeping"). Total: one forward pass, one 
 pass, the norms and one weight-gradient product per layer, whatever the batch size.
 
 Supported: ``keras.Sequential`` models whose layers with weights are all ``Dense``,
-``Conv2D`` (channels_last, groups=1) or ``Embedding`` (without ``mask_zero``), and whose
-other layers have no weights (Flatten, MaxPooling2D, Dropout, Activation, ...). Any other
-model falls back to the readable vectorized path of ``fldp_teach.dpsgd`` (same result,
-slower). Taught in the DP-SGD notebook (the "why is DP-SGD slow and how to fix it" part).
+``Conv2D`` (channels_last, groups=1, dilation_rate 1) or ``Embedding`` (without
+``mask_zero``), whose other layers have no weights (Flatten, MaxPooling2D, Dropout,
+Activation, ...), and in which no weight is used twice (no layer appears twice, no variable
+is shared by two layers: per-layer norms would miss the cross terms of a tied weight's
+gradient and under-estimate ‖∇L_i‖). Any other model falls back to the readable vectorized
+path of ``fldp_teach.dpsgd`` (same result, slower); so do dilated convolutions, whose filter
+gradient through ``tf.nn.conv2d`` has no kernel on some CPUs. Taught in the DP-SGD notebook (the "why is DP-SGD slow and how to fix it" part).
 """
 from __future__ import annotations
 
@@ -78,10 +81,27 @@ _LINEAR_LAYERS = (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Embeddin
 
 def ghost_norms_supported(model) -> tuple[bool, str]:
     """``(True, "")`` if :func:`clipped_gradient_sum_fast` handles ``model`` layer by layer,
-    else ``(False, reason)``; see the module docstring for what is supported."""
+    else ``(False, reason)``; see the module docstring for what is supported.
+
+    Tied weights are refused: if a variable W serves two uses (one layer twice, or two
+    layers sharing it), ∇_W L_i = G_1 + G_2 and ‖∇_W L_i‖² = ‖G_1‖² + ‖G_2‖² + 2⟨G_1, G_2⟩,
+    but per-layer norms add only ‖G_1‖² + ‖G_2‖²: the norm is under-estimated and one
+    example's clipped contribution can exceed C (up to √k·C for k uses, Cauchy–Schwarz:
+    ‖Σ_k G_k‖ ≤ √k·sqrt(Σ_k ‖G_k‖²))."""
     if not isinstance(model, keras.Sequential):
         return False, f"{type(model).__name__} is not a keras.Sequential model"
+    seen_layers, owner = set(), {}
     for layer in model.layers:
+        if id(layer) in seen_layers:
+            return False, (f"layer {layer.name!r} is used more than once (tied weights: "
+                           "ghost norms would miss the cross terms)")
+        seen_layers.add(id(layer))
+        for variable in layer.trainable_variables:
+            if id(variable) in owner:
+                return False, (f"variable {variable.path!r} is shared by layers "
+                               f"{owner[id(variable)]!r} and {layer.name!r} (tied weights: "
+                               "ghost norms would miss the cross terms)")
+            owner[id(variable)] = layer.name
         if type(layer) not in _LINEAR_LAYERS:
             if layer.weights:
                 return False, f"layer {layer.name!r} ({type(layer).__name__}) has weights"
@@ -89,6 +109,12 @@ def ghost_norms_supported(model) -> tuple[bool, str]:
         if isinstance(layer, keras.layers.Conv2D) and (
                 layer.groups != 1 or layer.data_format != "channels_last"):
             return False, f"layer {layer.name!r}: only groups=1, channels_last Conv2D"
+        if isinstance(layer, keras.layers.Conv2D) and tuple(layer.dilation_rate) != (1, 1):
+            # the filter gradient of a dilated tf.nn.conv2d has no kernel on some CPUs
+            # ("Current CPU implementations do not yet support dilation rates larger than
+            # 1"); Keras' Conv2D (the vectorized path) dilates by space_to_batch instead
+            return False, (f"layer {layer.name!r}: Conv2D with dilation_rate > 1 "
+                           f"({tuple(layer.dilation_rate)})")
         if isinstance(layer, keras.layers.Embedding) and layer.mask_zero:
             return False, f"layer {layer.name!r}: Embedding with mask_zero"
         if getattr(layer, "lora_enabled", False) or getattr(layer, "quantization_mode", None):
@@ -154,8 +180,9 @@ def _forward(model, x):
             captured.append((layer, a, z))
             a = layer.activation(z)
         elif isinstance(layer, keras.layers.Conv2D):
+            # dilation 1 only (ghost_norms_supported): no dilated conv2d under our tape
             z = tf.nn.conv2d(a, layer.kernel, strides=layer.strides,
-                             padding=layer.padding.upper(), dilations=layer.dilation_rate)
+                             padding=layer.padding.upper())
             if layer.bias is not None:
                 z = z + layer.bias
             captured.append((layer, a, z))
@@ -259,7 +286,11 @@ def _norms_and_tape(model, x, y):
 
 
 def per_example_norms_fast(model, x, y):
-    """‖∇_θ L_i‖₂ for every example, from per-layer ghost norms (no per-example gradients)."""
+    """‖∇_θ L_i‖₂ for every example, from per-layer ghost norms (no per-example gradients).
+    Only for models :func:`ghost_norms_supported` accepts (else ValueError)."""
+    supported, reason = ghost_norms_supported(model)
+    if not supported:
+        raise ValueError(f"model is not supported by ghost norms: {reason}")
     return _norms_and_tape(model, x, y)[0]
 
 

@@ -1,11 +1,20 @@
 """Ghost norms (fldp_teach.ghost_norms) against brute-force per-example gradients."""
+import os
+import subprocess
+import sys
+import textwrap
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from fldp_teach import models
-from fldp_teach.dpsgd import clipped_gradient_sum_vectorized, per_example_global_norms
+from fldp_teach.dpsgd import (
+    clipped_gradient_sum_vectorized,
+    dp_gradient,
+    per_example_global_norms,
+)
 from fldp_teach.ghost_norms import (
     clipped_gradient_sum_fast,
     conv2d_patches,
@@ -32,7 +41,8 @@ CONV_VARIANTS = [  # (kernel, strides, padding, dilation) on a 9×9×2 input
 def test_im2col_patches_reproduce_conv2d(kernel_size, strides, padding, dilation):
     a = tf.constant(RNG.normal(size=(3, 9, 9, 2)).astype(np.float32))
     kernel = tf.constant(RNG.normal(size=(*kernel_size, 2, 5)).astype(np.float32))
-    z = tf.nn.conv2d(a, kernel, strides=strides, padding=padding.upper(), dilations=dilation)
+    z = tf.nn.convolution(a, kernel, strides=strides, padding=padding.upper(),
+                          dilations=dilation)
     patches = conv2d_patches(a, kernel_size=kernel_size, strides=strides, padding=padding,
                              dilation_rate=dilation)
     assert patches.shape[1] == z.shape[1] * z.shape[2]
@@ -122,11 +132,21 @@ def _data(shape, num_classes, batch=12):
     return tf.constant(x), tf.constant(RNG.integers(0, num_classes, batch).astype(np.int32))
 
 
+DILATED = {f"conv{i}" for i, v in enumerate(CONV_VARIANTS) if v[3] != (1, 1)}
+
+
 @pytest.mark.parametrize("name", list(CASES))
 def test_fast_clipped_sum_equals_vectorized(name):
+    """Supported models: the fast path agrees with the vectorized one. Dilated convolutions
+    are routed to the vectorized path (``dilation_rate > 1``: the filter gradient of a dilated
+    ``conv2d`` has no kernel on some CPUs), so there the two are the same ops."""
     build, shape, num_classes = CASES[name]
     model = build()
-    assert ghost_norms_supported(model) == (True, "")
+    supported, reason = ghost_norms_supported(model)
+    if name in DILATED:
+        assert not supported and "dilation_rate > 1" in reason
+    else:
+        assert (supported, reason) == (True, "")
     x, y = _data(shape, num_classes)
     vectorized = clipped_gradient_sum_vectorized(model, x, y, clip_norm=1.0)
     # C at the median norm: half the examples are clipped, half are not
@@ -189,3 +209,99 @@ def test_supported_reasons():
     masked = keras.Sequential([keras.Input((4,)), keras.layers.Embedding(5, 2, mask_zero=True),
                                keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2)])
     assert "mask_zero" in ghost_norms_supported(masked)[1]
+
+
+@pytest.mark.parametrize("name", sorted(DILATED))
+def test_dilated_conv_fast_method_is_the_vectorized_result(name):
+    """``dp_gradient(method="fast")`` on a dilated conv is the vectorized g̃, noise included."""
+    build, shape, num_classes = CASES[name]
+    model = build()
+    x, y = _data(shape, num_classes, batch=5)
+    out = {}
+    for method in ("vectorized", "fast"):
+        out[method], _ = dp_gradient(model, x, y, clip_norm=0.5, noise_multiplier=1.0,
+                                     denominator=5.0, method=method,
+                                     generator=tf.random.Generator.from_seed(2))
+    for f, v in zip(out["fast"], out["vectorized"]):
+        np.testing.assert_allclose(f, v, rtol=1e-5, atol=1e-6)
+
+
+def test_dilated_conv_trains_without_onednn():
+    """Regression (AMD EPYC, no oneDNN): "Current CPU implementations do not yet support
+    dilation rates larger than 1" from the filter gradient of a dilated ``tf.nn.conv2d``. With
+    ``TF_ENABLE_ONEDNN_OPTS=0`` (TensorFlow's plain CPU kernels, as on those machines) a fast
+    DP-SGD step on a dilated Conv2D must run. A subprocess: the switch is read at import."""
+    script = textwrap.dedent("""
+        import keras, numpy as np, tensorflow as tf
+        from fldp_teach.dpsgd import make_dp_train_step
+        model = keras.Sequential([
+            keras.Input((9, 9, 2)),
+            keras.layers.Conv2D(3, 3, dilation_rate=2, activation="tanh"),
+            keras.layers.Flatten(), keras.layers.Dense(4)])
+        step = make_dp_train_step(model, keras.optimizers.SGD(0.1), clip_norm=1.0,
+                                  noise_multiplier=1.0, method="fast",
+                                  generator=tf.random.Generator.from_seed(0))
+        x = tf.constant(np.ones((6, 9, 9, 2), np.float32))
+        step(x, tf.constant([0, 1, 2, 3, 0, 1]), tf.constant(6.0))
+        print("STEP OK")
+    """)
+    env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0", TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert "STEP OK" in done.stdout, done.stderr[-2000:]
+
+
+def test_no_dilated_conv2d_under_a_tape_in_our_code():
+    """Our code calls ``tf.nn.conv2d`` only with dilation 1 (``ghost_norms_supported`` rejects
+    the others); a dilated convolution is differentiated by Keras' own Conv2D only."""
+    import inspect
+
+    from fldp_teach import dpsgd, ghost_norms
+
+    for module in (dpsgd, ghost_norms):
+        assert "dilations" not in inspect.getsource(module), module.__name__
+
+
+def _tied_model():
+    """One Dense instance used twice, with an identity kernel: its two uses have (nearly)
+    the same gradient, the case where forgetting the cross term costs the most (√2)."""
+    tied = keras.layers.Dense(8, kernel_initializer=keras.initializers.Identity())
+    return keras.Sequential([
+        keras.Input((8,)), tied, tied,
+        keras.layers.Dense(2, kernel_initializer=keras.initializers.GlorotUniform(seed=2))])
+
+
+def test_tied_layer_is_routed_to_vectorized_and_each_example_stays_within_c():
+    """Attack (issue 9, point 2): a layer used twice. Per-layer ghost norms add ‖∇_{use 1}‖²
+    + ‖∇_{use 2}‖² and miss the cross term 2⟨∇_{use 1}, ∇_{use 2}⟩ of ‖∇_W L_i‖², so they
+    under-estimate the norm and one example's clipped contribution exceeds C (by up to √2
+    for two uses). Each example alone, as a lot of one: ‖Σ ḡ‖ ≤ C."""
+    model = _tied_model()
+    supported, reason = ghost_norms_supported(model)
+    assert not supported and "more than once" in reason
+    x = tf.constant(3 * RNG.normal(size=(20, 8)).astype(np.float32))
+    y = tf.constant(RNG.integers(0, 2, 20).astype(np.int32))
+    fast_sum = tf.function(lambda x, y: clipped_gradient_sum_fast(model, x, y, clip_norm=1.0))
+    for i in range(20):
+        fast = fast_sum(x[i:i + 1], y[i:i + 1])
+        contribution = float(tf.linalg.global_norm(fast.gradient_sum))
+        assert contribution <= 1.0 * (1 + 1e-5), (i, contribution)
+    fast = fast_sum(x, y)
+    vectorized = clipped_gradient_sum_vectorized(model, x, y, clip_norm=1.0)
+    np.testing.assert_allclose(fast.norms, vectorized.norms, rtol=1e-5)
+    for f, v in zip(fast.gradient_sum, vectorized.gradient_sum):
+        np.testing.assert_allclose(f, v, rtol=1e-5, atol=1e-6)
+
+
+def test_variable_shared_between_two_layers_is_not_supported():
+    """Two Dense layers holding the same kernel variable (tied weights by hand): the same
+    missing cross term, so the vectorized path."""
+    first, second = keras.layers.Dense(4), keras.layers.Dense(4)
+    model = keras.Sequential([keras.Input((4,)), first, second])
+    second._tracker.unlock()  # Keras locks a built layer's state; tie the kernels anyway
+    second._kernel = first._kernel
+    second._tracker.lock()
+    supported, reason = ghost_norms_supported(model)
+    assert not supported and "shared" in reason and first.kernel.path in reason
+    with pytest.raises(ValueError, match="not supported by ghost norms"):
+        per_example_norms_fast(model, tf.ones([2, 4]), tf.constant([0, 1]))
