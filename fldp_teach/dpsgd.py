@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import keras
 import tensorflow as tf
 
 from fldp_teach._validation import check_non_negative, check_positive
@@ -47,6 +48,7 @@ __all__ = [
     "add_noise",
     "normalize",
     "skip_empty_lot",
+    "check_dp_sgd_model",
     "clipped_gradient_sum_vectorized",
     "dp_gradient",
     "make_dp_train_step",
@@ -158,6 +160,43 @@ def skip_empty_lot(model, x, compute):
     return ClippedSum(list(gradient_sum), norms, losses, logits)
 
 
+def _sublayers(layer):
+    """``layer`` and every layer inside it, nested models included."""
+    if hasattr(layer, "_flatten_layers"):  # Keras 3
+        return list(layer._flatten_layers(include_self=True, recursive=True))
+    return [layer] + [sub for child in getattr(layer, "layers", []) for sub in _sublayers(child)]
+
+
+def check_dp_sgd_model(model):
+    """Raise ``ValueError`` if ``model`` has a layer whose non-trainable state changes in
+    training: every ``BatchNormalization`` (and subclass), and any layer with a non-trainable
+    variable named "moving…".
+
+    DP-SGD's guarantee covers what is computed from the noisy gradients g̃_t and nothing else
+    (Abadi et al. 2016, §3.1: the privacy of the released θ follows by post-processing). A
+    BatchNormalization layer's moving mean and variance are updated in every training step
+    from the raw activations of the lot, with no clipping and no noise, and are saved with
+    the model: they leak the data outside ε. Group and Layer normalization (Wu & He 2018;
+    Ba, Kiros, Hinton 2016) normalise each example by its own statistics and keep no running
+    state. Frozen weights (``trainable=False``) and Dropout's random-number state do not
+    depend on the data and stay allowed. Taught in the DP-SGD notebook."""
+    # innermost first: a model also lists its sublayers' variables, name the one that owns them
+    for layer in reversed(_sublayers(model)):
+        where = f"layer {layer.name!r} ({type(layer).__name__})"
+        moving = [v.name for v in layer.non_trainable_variables if "moving" in v.name.lower()]
+        if isinstance(layer, keras.layers.BatchNormalization):
+            what = "keeps running statistics (moving mean and variance)"
+        elif moving:
+            what = f"has non-trainable variable(s) {', '.join(map(repr, moving))}"
+        else:
+            continue
+        raise ValueError(
+            f"{where} {what}, which training updates from the raw data with no clipping "
+            "and no noise and which ship with the model: DP-SGD's epsilon would not cover "
+            "them. Use keras.layers.GroupNormalization or keras.layers.LayerNormalization "
+            "(no running statistics) instead.")
+
+
 def clipped_gradient_sum_vectorized(model, x, y, *, clip_norm):
     """Σ_i ḡ(x_i) the readable way: per-example gradients → clip → sum (three phases above).
     Returns a :class:`ClippedSum`. Works for any Keras model whose examples are independent
@@ -180,9 +219,11 @@ def dp_gradient(model, x, y, *, clip_norm, noise_multiplier, denominator, genera
     ``method="vectorized"`` materialises per-example gradients (this module);
     ``method="fast"`` uses per-layer ghost norms (``fldp_teach.ghost_norms``), falling back to
     the vectorized phases for models with unsupported layers. Both give the same g̃_t.
-    Returns ``(noisy_gradient, clipped_sum)``."""
+    Returns ``(noisy_gradient, clipped_sum)``. Models with state that training updates
+    outside g̃_t (BatchNormalization) are refused: :func:`check_dp_sgd_model`."""
     check_positive("clip_norm", clip_norm, allow_inf=True)
     check_non_negative("noise_multiplier", noise_multiplier)
+    check_dp_sgd_model(model)
     if method == "vectorized":
         result = clipped_gradient_sum_vectorized(model, x, y, clip_norm=clip_norm)
     elif method == "fast":
@@ -214,7 +255,9 @@ def make_dp_train_step(model, optimizer, *, clip_norm, noise_multiplier, generat
                        method="fast"):
     """A ``tf.function`` ``step(x, y, denominator) -> (Σ L_i, #correct, lot size)`` doing one
     DP-SGD step (``dpsgd.dp_gradient``, then the optimizer). Compiled once for any lot size
-    (no XLA: on CPUs it slows convolutions down)."""
+    (no XLA: on CPUs it slows convolutions down). Refuses models that
+    :func:`check_dp_sgd_model` refuses (BatchNormalization), when the step is made."""
+    check_dp_sgd_model(model)
 
     @tf.function(input_signature=_signature(model), jit_compile=False)
     def step(x, y, denominator):
