@@ -14,6 +14,8 @@ import argparse
 import math
 import sys
 
+from fldp_teach.flower.cli import register_flower, run_flower
+
 __all__ = ["main", "SUBCOMMANDS"]
 
 
@@ -142,6 +144,7 @@ def _run_demo(args, parser) -> int:
 SUBCOMMANDS = {
     "privacy": (_register_privacy, _run_privacy),
     "demo": (_register_demo, _run_demo),
+    "flower": (register_flower, run_flower),
 }
 
 
