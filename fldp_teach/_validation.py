@@ -17,6 +17,7 @@ __all__ = [
     "check_unit_interval",
     "check_positive_int",
     "check_non_negative_int",
+    "check_delta_for_size",
 ]
 
 
@@ -104,3 +105,25 @@ def check_non_negative_int(name: str, value) -> int:
     if v < 0:
         raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
     return v
+
+
+def check_delta_for_size(delta, num_examples, *, allow_large_delta: bool = False,
+                         what: str = "examples") -> float:
+    """Return ``delta``; raise unless δ < 1/N, where N = ``num_examples`` (records, or clients
+    for user-level DP).
+
+    Why: the mechanism "publish one random record in full" is (0, 1/N)-DP, since each record
+    is the one published with probability 1/N. With δ ≥ 1/N, an (ε, δ) guarantee therefore
+    allows leaking a whole record outright (Dwork & Roth 2014, §2.3, the remark after
+    Definition 2.4: δ should be less than the inverse of any polynomial in the database size).
+    ``allow_large_delta=True`` skips the check, for teaching demonstrations only.
+    """
+    d = check_open_unit("delta", delta)
+    n = check_positive_int(f"number of {what}", num_examples)
+    if not allow_large_delta and d >= 1.0 / n:
+        raise ValueError(
+            f"delta must be < 1/N = 1/{n} = {1.0 / n:.3g} for N = {n} {what}, got {delta!r}: with "
+            f"delta >= 1/N the guarantee allows publishing one of the {n} {what} in full. "
+            f"Choose a smaller delta (e.g. {min(1e-5, 0.1 / n):.0e}), or pass "
+            f"allow_large_delta=True for a teaching demonstration.")
+    return d

@@ -1,7 +1,8 @@
 """Privacy accounting: events ("what happened") and an RDP accountant ("what it cost").
 
 An *event* is a small frozen record of a noisy computation: ``Gaussian``, ``SampledGaussian``
-(DP-SGD / DP-FedAvg with Poisson sampling), ``Laplace``, ``ShuffledGaussian`` (shuffled
+(DP-SGD / DP-FedAvg with Poisson sampling), ``SampledWithoutReplacementGaussian`` (exactly m of
+K clients per round, replace-one neighbours), ``Laplace``, ``ShuffledGaussian`` (shuffled
 fixed-size batches). The :class:`RdpAccountant` turns each event into an RDP curve (the maths
 is in :mod:`fldp_teach.rdp`), adds the curves (RDP composes additively, Mironov 2017 Prop. 1)
 and converts the total to (ε, δ). Its ledger keeps every event in order with an optional label,
@@ -14,7 +15,8 @@ phase by phase::
     >>> round(acc.epsilon(delta=1e-5, conversion="classic"), 2)
     3.01
 
-Also here: :func:`dp_sgd_epsilon`, :func:`calibrate_noise_multiplier`, and naive / advanced
+Also here: :func:`dp_sgd_epsilon`, :func:`calibrate_noise_multiplier`,
+:func:`fixed_size_sampling_epsilon`, and naive / advanced
 composition for comparison. Layer 1 (numpy/scipy only). Taught in
 notebooks/06_rdp_accounting.ipynb.
 """
@@ -48,6 +50,7 @@ from fldp_teach.rdp import (  # noqa: F401  (re-exported: the accounting API in 
     rdp_gaussian,
     rdp_laplace,
     rdp_sampled_gaussian,
+    rdp_sampled_gaussian_without_replacement,
 )
 
 __all__ = [
@@ -55,12 +58,14 @@ __all__ = [
     "rdp_gaussian",
     "rdp_laplace",
     "rdp_sampled_gaussian",
+    "rdp_sampled_gaussian_without_replacement",
     "epsilon_from_rdp",
     "epsilon_and_order_from_rdp",
     "delta_from_rdp",
     "delta_and_order_from_rdp",
     "Gaussian",
     "SampledGaussian",
+    "SampledWithoutReplacementGaussian",
     "Laplace",
     "ShuffledGaussian",
     "Event",
@@ -70,6 +75,7 @@ __all__ = [
     "RdpAccountant",
     "dp_sgd_epsilon",
     "calibrate_noise_multiplier",
+    "fixed_size_sampling_epsilon",
     "naive_composition",
     "advanced_composition",
 ]
@@ -106,6 +112,35 @@ class SampledGaussian:
         _set(self, "noise_multiplier", check_non_negative)
         _set(self, "sampling_rate", check_unit_interval)
         _set(self, "steps", check_non_negative_int)
+
+
+@dataclasses.dataclass(frozen=True)
+class SampledWithoutReplacementGaussian:
+    """``steps`` runs of the Gaussian mechanism (noise σ = z·C on a sum of contributions
+    clipped to C) on exactly ``sample_size`` = m of ``population_size`` = K records drawn
+    uniformly without replacement: FedAvg's "m of K clients per round".
+
+    Neighbours are REPLACE-ONE (K is public), so one round's sensitivity is 2C and its RDP is
+    the bound of Wang, Balle & Kasiviswanathan 2019, Thm 9
+    (:func:`fldp_teach.rdp.rdp_sampled_gaussian_without_replacement`). Not to be mixed in one
+    accountant with ``SampledGaussian`` (add/remove neighbours): :class:`RdpAccountant` refuses.
+    """
+
+    noise_multiplier: float
+    sample_size: int
+    population_size: int
+    steps: int = 1
+
+    def __post_init__(self):
+        _set(self, "noise_multiplier", check_positive)
+        _set(self, "sample_size", check_positive_int)
+        _set(self, "population_size", check_positive_int)
+        _set(self, "steps", check_non_negative_int)
+        if self.sample_size > self.population_size:
+            raise ValueError(
+                f"sample_size must be <= population_size ({self.population_size}), "
+                f"got {self.sample_size}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,8 +193,18 @@ class ShuffledGaussian:
             )
 
 
-Event = Union[Gaussian, SampledGaussian, Laplace, ShuffledGaussian]
-_EVENT_TYPES = {cls.__name__: cls for cls in (Gaussian, SampledGaussian, Laplace, ShuffledGaussian)}
+Event = Union[Gaussian, SampledGaussian, SampledWithoutReplacementGaussian, Laplace, ShuffledGaussian]
+_EVENT_TYPES = {
+    cls.__name__: cls
+    for cls in (Gaussian, SampledGaussian, SampledWithoutReplacementGaussian, Laplace, ShuffledGaussian)
+}
+#: Sampled events whose RDP holds for one neighbouring relation only; the accountant refuses to
+#: add the curves of two different relations (Gaussian and Laplace are relation-free: their
+#: noise multiplier is relative to the sensitivity under the relation the user has in mind).
+_NEIGHBOURS = {
+    SampledGaussian: "add/remove",
+    SampledWithoutReplacementGaussian: "replace-one",
+}
 
 
 def poisson_equivalent(event: ShuffledGaussian) -> SampledGaussian:
@@ -184,6 +229,13 @@ def event_rdp(event: Event, *, orders=DEFAULT_ORDERS) -> np.ndarray:
     elif isinstance(event, SampledGaussian):
         repeats, one = event.steps, rdp_sampled_gaussian(
             sampling_rate=event.sampling_rate,
+            noise_multiplier=event.noise_multiplier,
+            orders=orders,
+        )
+    elif isinstance(event, SampledWithoutReplacementGaussian):
+        repeats, one = event.steps, rdp_sampled_gaussian_without_replacement(
+            sample_size=event.sample_size,
+            population_size=event.population_size,
             noise_multiplier=event.noise_multiplier,
             orders=orders,
         )
@@ -241,6 +293,15 @@ class RdpAccountant:
     def compose(self, event: Event, *, label: str | None = None) -> "RdpAccountant":
         if label is not None and not isinstance(label, str):
             raise ValueError(f"label must be a string or None, got {label!r}")
+        relation = _NEIGHBOURS.get(type(event))
+        for entry in self._ledger:
+            other = _NEIGHBOURS.get(type(entry.event))
+            if relation and other and relation != other:
+                raise ValueError(
+                    f"event {type(event).__name__} assumes {relation} neighbours but the ledger "
+                    f"already holds {type(entry.event).__name__} ({other} neighbours): their "
+                    "RDP curves bound different things and cannot be added"
+                )
         self._rdp = self._rdp + event_rdp(event, orders=self._orders)
         self._ledger.append(LedgerEntry(event=event, label=label))
         return self
@@ -317,6 +378,12 @@ def dp_sgd_epsilon(
     return epsilon_from_rdp(orders=orders, rdp=rdp, delta=d, conversion=conversion)
 
 
+#: The noise multipliers :func:`calibrate_noise_multiplier` searches. Below 1e-3 the ε of any
+#: sampled Gaussian is in the thousands (nothing is protected); above 1e8 only the
+#: infinite-noise floor of the conversion is left to gain.
+_Z_MIN, _Z_MAX = 1e-3, 1e8
+
+
 def calibrate_noise_multiplier(
     *, target_epsilon, sampling_rate, steps, delta, conversion="improved", rtol=1e-3,
     orders=DEFAULT_ORDERS,
@@ -324,12 +391,16 @@ def calibrate_noise_multiplier(
     """The smallest z with ``dp_sgd_epsilon(z) ≤ target_epsilon``, to ``rtol`` relative.
 
     ε is decreasing in z (more noise is post-processing of less noise), so we keep a bracket
-    z_lo < z* ≤ z_hi with ε(z_lo) > target ≥ ε(z_hi), found by factors of 4 from z = 1, and
-    shrink it until z_lo ≥ z_hi·(1 − rtol); we return z_hi, so ε(z_hi) ≤ target and
-    ε(z_hi·(1 − rtol)) > target. The shrinking uses secant steps on log ε against log z
-    (nearly linear), then two points straddling the estimate; it falls back to bisection in
-    log z, so it always converges. About 6–9 ε evaluations instead of ~15 for pure bisection.
-    Raises ValueError if the target is below what infinite noise gives on these orders.
+    z_lo < z* ≤ z_hi with ε(z_lo) > target ≥ ε(z_hi), found by factors of 4 from z = 1 within
+    [1e-3, 1e8], and shrink it until z_lo ≥ z_hi·(1 − rtol); we return z_hi, so
+    ε(z_hi) ≤ target and ε(z_hi·(1 − rtol)) > target. The shrinking uses secant steps on
+    log ε against log z (nearly linear), then two points straddling the estimate; it falls
+    back to bisection in log z, so it always converges. The secant point is formed in log z
+    and used only if it lies inside the bracket: near the infinite-noise floor ε is flat in z,
+    the slope is huge and exp(log z) would overflow. About 6–9 ε evaluations instead of ~15
+    for pure bisection. Raises ValueError naming ``target_epsilon`` if the target is at or
+    below what infinite noise gives on these orders, needs z > 1e8 (within a hair of that
+    floor), or is met already by z = 1e-3 (an ε of thousands).
     """
     target = check_positive("target_epsilon", target_epsilon)
     q = check_unit_interval("sampling_rate", sampling_rate)
@@ -351,14 +422,25 @@ def calibrate_noise_multiplier(
         return dp_sgd_epsilon(sampling_rate=q, noise_multiplier=z, steps=t, delta=d,
                               conversion=conversion, orders=orders)
 
-    # 1. bracket: ε(z_lo) > target ≥ ε(z_hi), from z = 1 by factors of 4
+    # 1. bracket: ε(z_lo) > target ≥ ε(z_hi), from z = 1 by factors of 4, within [_Z_MIN, _Z_MAX]
     history = [(1.0, eps(1.0))]  # every (z, ε) evaluated, in order
     z_lo, e_lo = z_hi, e_hi = history[0]
     while e_hi > target:
+        if z_hi >= _Z_MAX:
+            raise ValueError(
+                f"target_epsilon={target!r} is too close to the infinite-noise limit "
+                f"epsilon={floor:.4g} (delta={d!r}): even noise_multiplier={z_hi:g} gives "
+                f"epsilon={e_hi:.4g}"
+            )
         z_lo, e_lo = z_hi, e_hi
         history.append((4 * z_hi, eps(4 * z_hi)))
         z_hi, e_hi = history[-1]
     while e_lo <= target:
+        if z_lo <= _Z_MIN:
+            raise ValueError(
+                f"target_epsilon={target!r} is so large that noise_multiplier={z_lo:g} already "
+                f"gives epsilon={e_lo:.4g}: an epsilon this large protects nothing"
+            )
         z_hi, e_hi = z_lo, e_lo
         history.append((z_lo / 4, eps(z_lo / 4)))
         z_lo, e_lo = history[-1]
@@ -380,8 +462,10 @@ def calibrate_noise_multiplier(
         (za, ea), (zb, eb) = history[-2], history[-1]
         guess = None
         if round_ < 8 and 0 < ea < math.inf and 0 < eb < math.inf and ea != eb:
-            slope = math.log(zb / za) / math.log(eb / ea)
-            guess = zb * math.exp(slope * math.log(target / eb))
+            slope = math.log(zb / za) / math.log(eb / ea)  # may be huge where ε is flat
+            log_guess = math.log(zb) + slope * math.log(target / eb)  # may be ±inf or NaN
+            if math.log(z_lo) < log_guess < math.log(z_hi):
+                guess = math.exp(log_guess)
         if guess is None or not z_lo < guess < z_hi:
             split(math.sqrt(z_lo * z_hi))
         elif abs(math.log(guess / zb)) < rtol / 4:
@@ -390,6 +474,64 @@ def calibrate_noise_multiplier(
                     split(z)
         else:
             split(guess)
+
+
+# ------------------------------------------------------------------------ fixed-size sampling
+def _phases(noise_multipliers) -> list:
+    """Run-length encode a per-round schedule: [1, 1, 2] → [(1.0, 2), (2.0, 1)]."""
+    if isinstance(noise_multipliers, (str, bytes)) or not hasattr(noise_multipliers, "__iter__"):
+        raise ValueError(
+            f"noise_multipliers must be a sequence with one z per round, got {noise_multipliers!r}"
+        )
+    out = []
+    for z in noise_multipliers:
+        z = check_positive("noise_multiplier", z)
+        if out and out[-1][0] == z:
+            out[-1][1] += 1
+        else:
+            out.append([z, 1])
+    return [(z, n) for z, n in out]
+
+
+def fixed_size_sampling_epsilon(
+    *, noise_multipliers, sample_size, population_size, delta, return_ledger=False,
+    conversion="improved", orders=DEFAULT_ORDERS,
+):
+    """ε after rounds that each add Gaussian noise z_t·C to the sum of m = ``sample_size``
+    clipped contributions drawn WITHOUT replacement from K = ``population_size`` (exactly m
+    of K clients per round), for REPLACE-ONE neighbours.
+
+    One entry of ``noise_multipliers`` per round (a constant schedule is ``[z] * rounds``);
+    consecutive equal z are one :class:`SampledWithoutReplacementGaussian` ledger entry, as in
+    :func:`fldp_teach.dp_fedavg.central_epsilon`. Each round's RDP is the bound of Wang, Balle
+    & Kasiviswanathan 2019, Thm 9 (sensitivity 2C), composed over rounds (Mironov 2017,
+    Prop. 1) and converted to (ε, δ) (:func:`fldp_teach.rdp.epsilon_from_rdp`). No rounds → 0.
+    Returns ε, or (ε, ledger) with ``return_ledger=True``.
+
+        >>> round(fixed_size_sampling_epsilon(noise_multipliers=[1.8] * 15, sample_size=20,
+        ...                                   population_size=100, delta=1e-5), 2)
+        11.6
+    """
+    phases = _phases(noise_multipliers)
+    d = check_open_unit("delta", delta)
+    accountant = RdpAccountant(orders=orders)
+    first = 1
+    for z, rounds in phases:
+        event = SampledWithoutReplacementGaussian(
+            noise_multiplier=z, sample_size=sample_size, population_size=population_size,
+            steps=rounds,
+        )
+        accountant.compose(event, label=(
+            f"rounds {first}-{first + rounds - 1}: z={z:g}, m={event.sample_size} of "
+            f"K={event.population_size} without replacement"))
+        first += rounds
+    if not phases:  # still validate the sampling parameters
+        SampledWithoutReplacementGaussian(noise_multiplier=1.0, sample_size=sample_size,
+                                          population_size=population_size, steps=0)
+        eps = 0.0
+    else:
+        eps = accountant.epsilon(delta=d, conversion=conversion)
+    return (eps, accountant.ledger) if return_ledger else eps
 
 
 # ------------------------------------------------------------- composition without RDP (compare)

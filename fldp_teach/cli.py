@@ -40,7 +40,15 @@ def _register_privacy(sub) -> argparse.ArgumentParser:
     p.add_argument("--num-examples", type=int, help="N, size of the training set")
     p.add_argument("--steps", type=int, help="T, number of noisy gradient steps")
     p.add_argument("--epochs", type=float, help="E, epochs (needs --num-examples and --batch-size)")
-    p.add_argument("--delta", type=float, default=1e-5, help="δ (default 1e-5; keep δ < 1/N)")
+    p.add_argument("--delta", type=float, default=1e-5, help="δ (default 1e-5; must be < 1/N)")
+    p.add_argument("--sampling", choices=["poisson", "without-replacement"], default="poisson",
+                   help="poisson (default): each example joins a lot with probability q, add/remove "
+                   "neighbours; without-replacement: exactly B of N each step, replace-one "
+                   "neighbours (Wang, Balle & Kasiviswanathan 2019); needs --batch-size and "
+                   "--num-examples")
+    p.add_argument("--allow-large-delta", action="store_true",
+                   help="accept delta >= 1/N (a teaching demonstration only: such a delta allows "
+                   "publishing a whole record)")
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--noise-multiplier", type=float, help="z = σ/C: report ε")
     group.add_argument("--target-epsilon", type=float, help="target ε: report the z it needs")
@@ -79,8 +87,17 @@ def _privacy_setting(args, parser):
 
 def _run_privacy(args, parser) -> int:
     from fldp_teach import accounting as acc
+    from fldp_teach._validation import check_delta_for_size
 
     q, steps = _privacy_setting(args, parser)
+    if args.num_examples is not None:
+        check_delta_for_size(args.delta, args.num_examples, allow_large_delta=args.allow_large_delta)
+    elif not args.allow_large_delta and q > 0 and args.delta >= q:
+        # N is unknown, but N >= 1/q whenever a lot holds at least one example on average
+        parser.error(f"--delta {args.delta:g} is at least q = {q:g}; delta must be < 1/N. Give "
+                     "--num-examples to check it exactly, or --allow-large-delta for a demonstration")
+    if args.sampling == "without-replacement":
+        return _run_privacy_without_replacement(args, parser, steps)
     header = f"Poisson sampling q = {q:.6g}, steps T = {steps}, delta = {args.delta:g}"
     if args.target_epsilon is not None:
         z = acc.calibrate_noise_multiplier(
@@ -109,6 +126,25 @@ def _run_privacy(args, parser) -> int:
     return 0
 
 
+def _run_privacy_without_replacement(args, parser, steps) -> int:
+    """Exactly B of N per step, replace-one neighbours (the bound behind fixed-size lots)."""
+    from fldp_teach import accounting as acc
+
+    if args.batch_size is None or args.num_examples is None:
+        parser.error("--sampling without-replacement needs --batch-size and --num-examples")
+    if args.target_epsilon is not None:
+        parser.error("--target-epsilon is for Poisson sampling; with --sampling "
+                     "without-replacement give --noise-multiplier")
+    z = args.noise_multiplier
+    print(f"sampling without replacement: B = {args.batch_size} of N = {args.num_examples} each "
+          f"step, steps T = {steps}, delta = {args.delta:g}, replace-one neighbours")
+    print(f"noise multiplier z = {z:g} (noise std z*C on a sum whose replace-one sensitivity is 2C)")
+    eps = acc.fixed_size_sampling_epsilon(noise_multipliers=[z] * steps, sample_size=args.batch_size,
+                                          population_size=args.num_examples, delta=args.delta)
+    print(f"epsilon = {eps:.4f}  (Wang, Balle & Kasiviswanathan 2019, Thm 9; improved conversion)")
+    return 0
+
+
 # ---------------------------------------------------------------------------------- demo
 def _register_demo(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
@@ -127,7 +163,11 @@ def _register_demo(sub) -> argparse.ArgumentParser:
     p.add_argument("--noise-multiplier", type=float, help="z (default depends on the mode)")
     p.add_argument("--clip-norm", type=float, help="C (default 1.0)")
     p.add_argument("--delta", type=float, default=1e-5, help="δ (default 1e-5)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, model and noise (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data split and the model's "
+                   "initial weights (default 0); never of the DP noise")
+    p.add_argument("--noise-seed", type=int, default=None,
+                   help="fix the DP noise and client sampling, for teaching only: anyone who knows "
+                   "it can subtract the noise (default: fresh OS entropy)")
     p.add_argument("--output", default="artifacts/demo.png", help="PNG path (default artifacts/demo.png)")
     return p
 
@@ -136,7 +176,8 @@ def _run_demo(args, parser) -> int:
     from fldp_teach.demo import run_demo
 
     run_demo(clients=args.clients, rounds=args.rounds, mode=args.mode, noise_multiplier=args.noise_multiplier,
-             clip_norm=args.clip_norm, delta=args.delta, seed=args.seed, output=args.output)
+             clip_norm=args.clip_norm, delta=args.delta, seed=args.seed, noise_seed=args.noise_seed,
+             output=args.output)
     return 0
 
 

@@ -19,7 +19,12 @@ own records (record-level DP, the article's "noise in local training", E1, done 
 Abadi et al. 2016). That is the default ``--mode dpsgd``; its local lots are Poisson samples, so
 the record-level ε it prints (sampled Gaussian, RDP) is the ε of what actually ran. User-level central DP becomes
 meaningful with many clients (McMahan et al. 2018 use thousands); ``--mode central --clients
-100`` shows it with 100 simulated clinics sampling 20 per round.
+100`` shows it with 100 simulated clinics, each joining a round with probability q = 0.2
+(Poisson sampling, 20 expected: the sampling the printed ε assumes).
+
+The DP noise and the private sampling come from fresh OS entropy, so two runs of the demo
+differ; ``noise_seed`` (``--noise-seed``) fixes them for teaching and the demo then prints a
+one-line warning (:mod:`fldp_teach.randomness`). ``seed`` fixes the split and the model.
 """
 from __future__ import annotations
 
@@ -52,9 +57,11 @@ class DemoResult:
 
 
 def run_demo(*, clients: int = 4, rounds: int = 15, mode: str = "dpsgd", noise_multiplier: float | None = None,
-             clip_norm: float | None = None, delta: float = 1e-5, seed: int = 0,
+             clip_norm: float | None = None, delta: float = 1e-5, seed: int = 0, noise_seed: int | None = None,
              output: str | Path = "artifacts/demo.png", progress: bool = False, echo=print) -> DemoResult:
     """Run the case study and write the figure; ``echo`` receives every printed line."""
+    from fldp_teach.randomness import noise_seed_notice
+
     from fldp_teach import models
     from fldp_teach.datasets import load_breast_cancer
     from fldp_teach.device import describe_device
@@ -65,6 +72,8 @@ def run_demo(*, clients: int = 4, rounds: int = 15, mode: str = "dpsgd", noise_m
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     start = time.perf_counter()
     echo(f"Device: {describe_device()}")
+    if mode != "none" and noise_seed_notice(noise_seed):
+        echo(noise_seed_notice(noise_seed))
     ds = load_breast_cancer(seed=seed)
     radius = list(ds.feature_names).index("mean radius")
     part = partition_by_feature(ds.x_train, ds.y_train, feature=radius, num_clients=clients, seed=seed)
@@ -77,18 +86,20 @@ def run_demo(*, clients: int = 4, rounds: int = 15, mode: str = "dpsgd", noise_m
     settings = dict(DEFAULTS[mode])
     z = settings["noise_multiplier"] if noise_multiplier is None else noise_multiplier
     c_norm = settings["clip_norm"] if clip_norm is None else clip_norm
-    # Sampling a fraction of clients (and accounting q = m/K) only makes sense with many clients.
-    m = max(1, round(settings["fraction"] * clients)) if clients >= 50 else clients
+    # Sampling a fraction of clients only makes sense with many clients: then each client joins
+    # a round with probability q (Poisson sampling, what the accountant assumes), m = qK expected.
+    q = settings["fraction"] if clients >= 50 else 1.0
+    m = q * clients
     echo("")
-    echo(_explain(mode, clients, m, z, c_norm, settings["batch_size"]))
+    echo(_explain(mode, clients, m, q, z, c_norm, settings["batch_size"]))
     model_fn = functools.partial(models.logistic_regression, ds.num_features, seed=seed)
     test = (ds.x_test, ds.y_test)
     common = dict(rounds=rounds, local_epochs=1, seed=seed, progress=progress, delta=delta)
     base = simulate(model_fn, part, test, clients_per_round=clients, batch_size=16, learning_rate=0.1,
                     mode="none", **common)
-    private = simulate(model_fn, part, test, clients_per_round=m, batch_size=settings["batch_size"],
+    private = simulate(model_fn, part, test, sampling_rate=q, batch_size=settings["batch_size"],
                        learning_rate=settings["learning_rate"], mode=mode, noise_multiplier=z,
-                       clip_norm=c_norm, weighting="num_examples", **common)
+                       clip_norm=c_norm, weighting="num_examples", noise_seed=noise_seed, **common)
     echo("")
     echo(f"{'round':>5} | {'no DP: acc':>10} {'AUC':>6} | {mode + ': acc':>12} {'AUC':>6} {'epsilon':>9}")
     for b, p in zip(base.records, private.records):
@@ -106,7 +117,7 @@ def run_demo(*, clients: int = 4, rounds: int = 15, mode: str = "dpsgd", noise_m
     return DemoResult(baseline=base, private=private, figure_path=path, seconds=seconds)
 
 
-def _explain(mode, clients, m, z, c, b) -> str:
+def _explain(mode, clients, m, q, z, c, b) -> str:
     if mode == "none":
         return "Mode none: plain FedAvg, no privacy (ε = ∞); shown twice for reference."
     if mode == "dpsgd":
@@ -117,17 +128,21 @@ def _explain(mode, clients, m, z, c, b) -> str:
                 f"probability q = B/n_k, B = {b}; the noisy sum is divided by the expected lot size B, and an "
                 f"empty lot still gets its noise), so each step is a sampled Gaussian mechanism; the RDP "
                 f"accountant composes ⌈n_k/B⌉ steps per round and reports the worst hospital's ε.")
-    text = (f"Mode {mode}: user-level DP-FedAvg, {m} of {clients} clients per round, clip C = {c}, z = {z}. "
+    who = (f"all {clients} clients every round" if q >= 1 else
+           f"each of {clients} clients joins a round with probability q = {q:g} (Poisson sampling, "
+           f"{m:g} expected; add/remove neighbours)")
+    text = (f"Mode {mode}: user-level DP-FedAvg, {who}, clip C = {c}, z = {z}. "
             f"ε below bounds what is revealed about ONE CLIENT's entire data set.")
     if clients < 50:
-        text += (f"\nWARNING: with K = {clients} the 'user' is a whole hospital, and all {m} take part every round "
+        text += (f"\nWARNING: with K = {clients} the 'user' is a whole hospital, and all {clients} take part every round "
                  f"(q = 1, no amplification by sampling): this ε hides a whole hospital's data set and is "
                  f"large; it is not a statement about patients. Use --mode dpsgd for patients, or --clients 100 to see "
                  f"user-level DP where it works.")
     if mode == "local":
         text += "\nLocal DP: every client noises its own update (noise std zC per client), so accuracy suffers most."
     if mode == "distributed":
-        text += "\nDistributed DP: each client adds a 1/m share of the noise; assumes secure aggregation (simulated)."
+        text += ("\nDistributed DP: each client adds a share of the noise sized for the fewest arrivals a round "
+                 "needs (m_min); assumes secure aggregation (simulated).")
     return text
 
 

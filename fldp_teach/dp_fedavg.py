@@ -22,15 +22,22 @@ its own privacy accounting over rounds (all for the *unit of privacy = one clien
   sampling). Privacy: a Gaussian mechanism per participation with sensitivity 2C (any two data sets
   of the client; no amplification: the client knows it took part), composed over the rounds
   that client joined (:func:`local_epsilon`).
-* **distributed DP**: each of the m clients adds only N(0, z²C²/m I); the *sum* of m such
-  shares carries N(0, z²C² I), the same noise as central DP. This is private only if the
+* **distributed DP**: each client adds only N(0, z²C²/m_min I), a share sized for the declared
+  minimum number m_min of arrivals; the *sum* of n ≥ m_min shares carries at least
+  N(0, z²C² I), the noise of central DP, and a round with fewer arrivals is dropped and
+  releases nothing (:func:`distributed_dp_share`, :func:`secure_sum_release`). This is private only if the
   server learns nothing but the sum — that is what secure aggregation (Bonawitz et al. 2017,
   "Practical Secure Aggregation for Privacy-Preserving Machine Learning") provides: pairwise
   masks that cancel in the sum. Here :func:`secure_sum` *simulates* that by returning only the
   sum. A single client's message alone carries std zC/√m and is therefore NOT private at
   level z (on its own it is a Gaussian mechanism with std zC/√m and sensitivity 2C, i.e.
   multiplier z/(2√m)); it also assumes the other clients are honest and really add their
-  share. Accounted like central DP (:func:`central_epsilon`) for the sum.
+  share. Accounted like central DP (:func:`central_epsilon`) for the sum, every round charged
+  (a dropped round too: whether it was dropped depends on who arrived).
+
+What leaves a client in local and distributed mode is the privatized update alone (no loss, no
+norm, no example count). What each mode treats as public, and what no mode covers, is in
+``docs/privacy.md``.
 
 Record-level DP inside a client (DP-SGD on its local data, Abadi et al. 2016) is configured by
 :class:`DPSGDConfig` and used by :func:`fldp_teach.fedavg.client_update`; it protects one
@@ -65,6 +72,7 @@ __all__ = [
     "local_dp_update",
     "distributed_dp_share",
     "secure_sum",
+    "secure_sum_release",
     "central_epsilon",
     "local_epsilon",
     "record_level_epsilon",
@@ -114,7 +122,7 @@ def central_dp_aggregate(
     clip_norm: float,
     noise_multiplier: float,
     expected_clients_per_round: float,
-    seed: int | None,
+    seed: int | None = None,
     like: Sequence | None = None,
 ) -> tuple[list, dict]:
     """Server side of DP-FedAvg (McMahan et al. 2018, Alg. 1, fixed-denominator estimator with
@@ -128,7 +136,9 @@ def central_dp_aggregate(
     10⁶× update). With no update at all (an empty Poisson round, or every client rejected) the
     server still releases (0 + noise)/m, shaped ``like`` the global weights: skipping the
     release would itself reveal that the round was empty. Returns (noised mean, info with the
-    pre-clip norms and the noise std).
+    pre-clip norms and the noise std). ``seed`` seeds the noise: None (default) is fresh OS
+    entropy; a fixed seed is for teaching only (:mod:`fldp_teach.randomness`). The info (the
+    norms of raw updates) stays with the trusted server: it is not part of the release.
     """
     c = check_positive("clip_norm", clip_norm, allow_inf=True)
     z = check_non_negative("noise_multiplier", noise_multiplier)
@@ -152,34 +162,59 @@ def central_dp_aggregate(
 
 
 def local_dp_update(update: ClientUpdate, *, clip_norm: float, noise_multiplier: float,
-                    seed: int | None) -> ClientUpdate:
+                    seed: int | None = None) -> ClientUpdate:
     """Client side of local DP (article Eq. 1, E1, made correct): clip Δθ_k to C, then add
     N(0, z²C² I) before upload, so the message is private on its own. Two data sets of the same
     client can give clipped updates up to 2C apart, so as a local-DP mechanism this is a
-    Gaussian with effective multiplier z/2 (accounted by :func:`local_epsilon`)."""
+    Gaussian with effective multiplier z/2 (accounted by :func:`local_epsilon`).
+
+    The returned message is what leaves the device, and it holds ONLY the privatized update:
+    no training loss, no pre-clip norm, no example count (``num_examples=None``, ``metrics={}``)
+    — each of those is a raw function of the client's data that the noise does not cover.
+    Metrics the client computed stay on the client (``update`` is not modified). ``seed`` seeds
+    the noise: None (default) is fresh OS entropy, a fixed seed is for teaching only."""
     c = check_positive("clip_norm", clip_norm)
     z = check_non_negative("noise_multiplier", noise_multiplier)
-    clipped, norm = clip_update(update.update, clip_norm=c)
+    clipped, _ = clip_update(update.update, clip_norm=c)
     noise = _gaussian(clipped, stddev=z * c, seed=seed) if z > 0 else [np.zeros_like(t) for t in clipped]
     noised = [(t + n).astype(t.dtype) for t, n in zip(clipped, noise)]
-    metrics = dict(update.metrics, update_norm=norm)
-    return ClientUpdate(update=noised, num_examples=update.num_examples, metrics=metrics,
-                        client_id=update.client_id)
+    return ClientUpdate(update=noised, num_examples=None, metrics={}, client_id=update.client_id)
 
 
 def distributed_dp_share(update: ClientUpdate, *, clip_norm: float, noise_multiplier: float,
-                         clients_per_round: float, seed: int | None) -> ClientUpdate:
-    """Client side of distributed DP: clip to C and add N(0, z²C²/m I), a 1/m share of the
-    noise. The sum of the m shares has N(0, z²C² I) — central-DP noise without a trusted
-    server, PROVIDED the server only sees the sum (secure aggregation). On its own this message
-    is a Gaussian mechanism with multiplier z/√m only: NOT private at level z. If fewer than m
-    clients report (dropouts), the sum carries less noise than accounted — real deployments
-    add noise for dropouts or over-provision shares. ``clients_per_round`` is the expected m
-    (qK under Poisson sampling)."""
-    m = check_positive("clients_per_round", clients_per_round)
+                         min_clients: int, seed: int | None = None) -> ClientUpdate:
+    """Client side of distributed DP: clip to C and add N(0, z²C²/m_min I), a 1/m_min share of
+    the noise, where m_min = ``min_clients`` is the declared MINIMUM number of shares a round
+    needs to be released.
+
+    Sizing the shares for m_min, not for the expected m, is what makes the sum deliver the
+    noise that is charged: if n ≥ m_min clients arrive, the secure sum carries
+    N(0, (n/m_min)·z²C² I), std zC·√(n/m_min) ≥ zC, at least central DP's noise; a round with
+    n < m_min arrivals is dropped by the server and releases nothing
+    (:func:`secure_sum_release`). Sized for the expected m instead, 12 or 5 arrivals of m = 20
+    would leave std 0.77·zC or 0.5·zC in the sum while zC is charged. The price: with more
+    arrivals than m_min the sum is noisier than it needs to be (a factor √(n/m_min)).
+
+    PROVIDED the server only sees the sum (secure aggregation, :func:`secure_sum`): on its own
+    one share is a Gaussian mechanism with multiplier z/√m_min only, NOT private at level z;
+    it also assumes the other clients are honest and really add their share. The message holds
+    only the privatized share (see :func:`local_dp_update`). Taught in notebook 09."""
+    m = check_positive_int("min_clients", min_clients)
     c = check_positive("clip_norm", clip_norm)
     z = check_non_negative("noise_multiplier", noise_multiplier)
     return local_dp_update(update, clip_norm=c, noise_multiplier=z / math.sqrt(m), seed=seed)
+
+
+def secure_sum_release(shares: Sequence[ClientUpdate], *, min_clients: int):
+    """The server's side of distributed DP: the secure sum of the shares if at least
+    ``min_clients`` arrived, else None (the round is dropped, nothing is released, because the
+    sum would carry less noise than the accountant charges; see :func:`distributed_dp_share`).
+    The number of arrivals is visible to the server in any real deployment (it knows who sent
+    a share): it is treated as public (docs/privacy.md)."""
+    m = check_positive_int("min_clients", min_clients)
+    if len(shares) < m:
+        return None
+    return secure_sum(shares)
 
 
 def secure_sum(updates: Sequence[ClientUpdate]) -> list:
@@ -192,8 +227,9 @@ def secure_sum(updates: Sequence[ClientUpdate]) -> list:
             for j in range(len(updates[0].update))]
 
 
-def central_epsilon(*, noise_multipliers: Sequence[float], sampling_rate: float, delta: float,
-                    return_ledger: bool = False):
+def central_epsilon(*, noise_multipliers: Sequence[float], sampling_rate: float | None = None,
+                    delta: float, return_ledger: bool = False, clients_per_round: int | None = None,
+                    num_clients: int | None = None):
     """User-level ε after rounds with noise multipliers z_1..z_T (one entry per round; a constant
     schedule is ``[z] * rounds``), each round a sampled Gaussian mechanism with rate q = m/K.
 
@@ -201,16 +237,40 @@ def central_epsilon(*, noise_multipliers: Sequence[float], sampling_rate: float,
     Zhang 2019), converted to (ε, δ). Consecutive rounds with the same z are one ledger entry,
     so a noise schedule (article §3.2 Step 7, claim C6) shows one line per phase.
 
-    Sampling a fixed m of K clients *without replacement* is accounted here as Poisson sampling
-    with q = m/K, as McMahan et al. 2018 do. The two schemes are not identical: the sampled
-    Gaussian RDP bound is proved for Poisson sampling (add/remove neighbours); for fixed-size
-    sampling a replace-one bound applies and is somewhat larger, so the reported ε is the
-    conventional figure, not a proof for the fixed-m sampler.
-    """
-    from fldp_teach.accounting import RdpAccountant, SampledGaussian
+    Two samplers, each charged under the neighbouring relation its bound is proved for:
 
-    q = check_unit_interval("sampling_rate", sampling_rate)
+    * ``sampling_rate=q``: Poisson sampling (each client joins with probability q; q = 1 is
+      "every client every round"), add/remove neighbours, SampledGaussian(z, q).
+    * ``clients_per_round=m`` with ``num_clients=K`` (m < K): exactly m of K clients drawn
+      *without replacement*. Charging it as Poisson with q = m/K (McMahan et al. 2018's
+      convention) is not proved; we charge the bound that is: Wang, Balle & Kasiviswanathan
+      2019, "Subsampled Rényi Differential Privacy and Analytical Moments Accountant", Thm 9,
+      under REPLACE-ONE neighbours (:func:`fldp_teach.accounting.fixed_size_sampling_epsilon`).
+      Replacing one client's data moves a sum of updates clipped to C by up to 2C, so the base
+      Gaussian has noise multiplier z/2 relative to that sensitivity (the accounting function
+      applies it; pass our z = σ/C). The ε is much larger
+      than the Poisson figure: sample clients with Poisson sampling when you can.
+    """
+    from fldp_teach.accounting import RdpAccountant, SampledGaussian, fixed_size_sampling_epsilon
+
     d = check_open_unit("delta", delta)
+    if clients_per_round is not None:
+        if sampling_rate is not None:
+            raise ValueError("give sampling_rate (Poisson) or clients_per_round (fixed m), not both; got "
+                             f"sampling_rate={sampling_rate!r}, clients_per_round={clients_per_round!r}")
+        k = check_positive_int("num_clients", num_clients)
+        m = check_positive_int("clients_per_round", clients_per_round)
+        if m > k:
+            raise ValueError(f"clients_per_round must be <= num_clients={k}, got {m}")
+        if m < k:
+            # z = σ/C; fixed_size_sampling_epsilon charges the replace-one sensitivity 2C itself
+            return fixed_size_sampling_epsilon(
+                noise_multipliers=list(noise_multipliers),
+                sample_size=m, population_size=k, delta=d, return_ledger=return_ledger)
+        sampling_rate = 1.0  # every client every round: no sampling at all
+    if sampling_rate is None:
+        raise ValueError("give sampling_rate (Poisson) or clients_per_round with num_clients, got neither")
+    q = check_unit_interval("sampling_rate", sampling_rate)
     accountant = RdpAccountant()
     first = 1
     for z, steps in _phases(noise_multipliers):

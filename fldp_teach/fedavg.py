@@ -68,10 +68,12 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ClientUpdate:
-    """What a client sends up: Δθ_k = θ_k' − θ_g (list of arrays), n_k, and its metrics."""
+    """What a client sends up: Δθ_k = θ_k' − θ_g (list of arrays), n_k, and its metrics. A
+    local-DP or distributed-DP message holds the privatized update only (``num_examples`` None,
+    no metrics: :func:`fldp_teach.dp_fedavg.local_dp_update`)."""
 
     update: list
-    num_examples: int
+    num_examples: int | None
     metrics: Mapping = field(default_factory=dict)
     client_id: int | None = None
 
@@ -138,10 +140,11 @@ def local_batches(num_examples: int, *, batch_size: int | None, local_epochs: in
 
 
 def dp_sgd_noise_key(seed: int | None) -> np.ndarray:
-    """The stateless-RNG key (2 int64) of a client's DP-SGD noise: ``SeedSequence([seed, 1])``,
-    a stream independent of its lots (``default_rng(seed)``). ``None`` draws fresh entropy."""
+    """The stateless-RNG key (2 int64, all 128 bits used) of a client's DP-SGD noise:
+    ``SeedSequence([seed, 1])``, a stream independent of its lots (``default_rng(seed)``).
+    ``None`` draws fresh OS entropy."""
     entropy = np.random.SeedSequence(None if seed is None else [int(seed), 1])
-    return entropy.generate_state(2, dtype=np.uint32).astype(np.int64)
+    return entropy.generate_state(2, dtype=np.uint64).view(np.int64)
 
 
 def dp_sgd_noise(shape, *, stddev, key, step, tensor):
@@ -168,6 +171,7 @@ def client_update(
     seed: int | None,
     dp=None,
     client_id: int | None = None,
+    noise_seed: int | None = None,
 ) -> ClientUpdate:
     """Reference client: E epochs of minibatch SGD from θ_g, return Δθ_k = θ_k' − θ_g.
 
@@ -188,6 +192,13 @@ def client_update(
     realised size of a Poisson lot is data-dependent and dividing by it would leak it. An empty
     lot is still a step: zero sum plus noise (skipping it would reveal that it was empty). The
     phases are :mod:`fldp_teach.dpsgd`'s; the noise comes from :func:`dp_sgd_noise`.
+
+    Randomness: without ``dp`` the shuffled batches follow ``seed``. With ``dp`` the Poisson
+    lots and the noise follow ``noise_seed`` instead (:mod:`fldp_teach.randomness`): None, the
+    default, is fresh OS entropy; a fixed value is for teaching only. With ``dp`` the returned
+    message carries Δθ_k, n_k (treated as public: the server weights by it, docs/privacy.md)
+    and the number of steps (a function of n_k); the training loss, a raw function of the
+    records, stays on the client (logged at DEBUG level).
     """
     import tensorflow as tf
 
@@ -198,6 +209,12 @@ def client_update(
     x = np.asarray(client_data.x, dtype=np.float32)
     y = np.asarray(client_data.y, dtype=np.int32)
     sampling = "shuffle" if dp is None else dp.sampling
+    if dp is not None:
+        from fldp_teach.dpsgd import check_dp_sgd_model
+        from fldp_teach.randomness import noise_root
+
+        check_dp_sgd_model(model)
+        seed = noise_root(noise_seed)  # the private coins: lots and noise
     batches = local_batches(len(y), batch_size=batch_size, local_epochs=local_epochs, seed=seed,
                             sampling=sampling)
     loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -225,7 +242,12 @@ def client_update(
         if len(idx):
             losses.append(float(loss))
     update = [np.asarray(w) - np.asarray(g) for w, g in zip(model.get_weights(), global_weights)]
-    metrics = {"train_loss": float(np.mean(losses)) if losses else math.nan, "steps": len(batches)}
+    train_loss = float(np.mean(losses)) if losses else math.nan
+    if dp is not None:  # raw loss stays on the client
+        logger.debug("client %s: local DP-SGD train loss %.4f (not sent)", client_id, train_loss)
+        metrics = {"steps": len(batches)}
+    else:
+        metrics = {"train_loss": train_loss, "steps": len(batches)}
     return ClientUpdate(update=update, num_examples=len(y), metrics=metrics, client_id=client_id)
 
 
@@ -271,6 +293,10 @@ def aggregate(updates: Sequence[ClientUpdate], *, weighting: str = "num_examples
     if not updates:
         raise ValueError("updates must be non-empty, got 0 updates")
     if weighting == "num_examples":
+        if any(u.num_examples is None for u in updates):
+            raise ValueError("weighting='num_examples' needs every update's num_examples; local-DP "
+                             "messages carry none (use weighting='uniform'), got "
+                             f"{[u.num_examples for u in updates]}")
         weights = np.array([u.num_examples for u in updates], dtype=np.float64)
     elif weighting == "uniform":
         weights = np.ones(len(updates))

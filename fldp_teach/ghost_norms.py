@@ -90,6 +90,8 @@ def ghost_norms_supported(model) -> tuple[bool, str]:
     ‖Σ_k G_k‖ ≤ √k·sqrt(Σ_k ‖G_k‖²))."""
     if not isinstance(model, keras.Sequential):
         return False, f"{type(model).__name__} is not a keras.Sequential model"
+    if not model.trainable_variables:
+        return False, "the model has no trainable variables"
     seen_layers, owner = set(), {}
     for layer in model.layers:
         if id(layer) in seen_layers:
@@ -119,6 +121,8 @@ def ghost_norms_supported(model) -> tuple[bool, str]:
             return False, f"layer {layer.name!r}: Embedding with mask_zero"
         if getattr(layer, "lora_enabled", False) or getattr(layer, "quantization_mode", None):
             return False, f"layer {layer.name!r}: LoRA/quantized layers"
+        if layer.trainable_variables and len(layer.trainable_variables) != len(layer.weights):
+            return False, f"layer {layer.name!r}: some weights frozen, some trainable"
     return True, ""
 
 
@@ -167,10 +171,14 @@ def conv2d_patches(a, *, kernel_size, strides=(1, 1), padding="valid", dilation_
 
 def _forward(model, x):
     """Run ``model`` layer by layer, computing each linear layer's pre-activation z ourselves.
-    Returns ``(logits, captured)`` with one ``(layer, a, z)`` per Dense/Conv2D/Embedding
-    layer: its input a and its output z (before the activation)."""
+    Returns ``(logits, captured)`` with one ``(layer, a, z)`` per trainable Dense/Conv2D/
+    Embedding layer: its input a and its output z (before the activation). A frozen layer
+    (``trainable=False``) is not in θ, so its share is left out of ‖∇_θ L_i‖."""
     a, captured = x, []
     for layer in model.layers:
+        if isinstance(layer, _LINEAR_LAYERS) and not layer.trainable_variables:
+            a = layer(a, training=True)
+            continue
         if isinstance(layer, keras.layers.Dense):
             # z = a·W (+ b), over the last axis of a
             z = (tf.matmul(a, layer.kernel) if len(a.shape) == 2

@@ -179,12 +179,12 @@ def _noise_generator(seed, trial=0):
     """A ``tf.random.Generator`` for noise draw ``trial`` under ``seed`` (None: fresh entropy).
 
     ``Generator.from_seed(s)`` puts s into Philox's *counter*, so seeds s and s + 1 give the
-    same stream shifted by four numbers; hashing (seed, trial) with ``numpy.random.SeedSequence``
-    first makes the draws of different seeds and trials independent."""
-    if seed is None:
-        return tf.random.Generator.from_non_deterministic_state()
-    state = np.random.SeedSequence([int(seed), int(trial)]).generate_state(1, np.uint64)[0]
-    return tf.random.Generator.from_seed(int(state) & (2**63 - 1))
+    same stream shifted by four numbers; deriving (seed, trial) with ``numpy.random.SeedSequence``
+    (:func:`fldp_teach.randomness.derive`) first makes the draws of different seeds and trials
+    independent. None draws the root from OS entropy (:mod:`fldp_teach.randomness`)."""
+    from fldp_teach.randomness import derive, noise_root, tf_generator
+
+    return tf_generator(derive(noise_root(seed), int(trial)))
 
 
 def _noisy_layer_gradient(clipped_sum, positions, *, clip_norm, noise_multiplier, denominator, seed,
@@ -195,7 +195,7 @@ def _noisy_layer_gradient(clipped_sum, positions, *, clip_norm, noise_multiplier
     return tuple(np.asarray(noisy[p], dtype=np.float64) for p in positions)
 
 
-def dp_dense_gradient(model, x, y, *, clip_norm, noise_multiplier, seed=0, layer=None):
+def dp_dense_gradient(model, x, y, *, clip_norm, noise_multiplier, seed=None, layer=None):
     """The Dense layer's part of the DP-SGD gradient g̃ = (Σ_n clip_C(g_n) + N(0, z²C²I)) / B
     (Abadi et al. 2016, Alg. 1, via ``fldp_teach.dpsgd``: per-example gradients of the whole
     model → clip to C jointly → sum → noise seeded by ``seed`` (None: fresh) → divide by B). ``noise_multiplier = 0`` is clipping alone. Returns (∂W, ∂b) as numpy."""
@@ -229,7 +229,7 @@ class NoiseSweep:
     seed: int | None
 
 
-def inversion_vs_noise(model, x, y, *, clip_norm, noise_multipliers, trials=1, seed=0,
+def inversion_vs_noise(model, x, y, *, clip_norm, noise_multipliers, trials=1, seed=None,
                        layer=None) -> NoiseSweep:
     """Run :func:`invert_dense_gradient` on :func:`dp_dense_gradient` of the batch (x, y) for
     every z in ``noise_multipliers`` and ``trials`` noise draws. The clipped sum is computed

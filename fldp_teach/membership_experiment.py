@@ -71,7 +71,7 @@ def membership_experiment(x_members, y_members, x_nonmembers, y_nonmembers, *,
                           target_epsilons=(None, 8.0, 2.0, 1.0), delta=1e-5,
                           hidden_units=(128, 128), epochs=100, batch_size=50,
                           learning_rate=0.005, optimizer="adam", clip_norm=1.0,
-                          seed=0, progress=False) -> tuple[MembershipTrial, ...]:
+                          seed=0, noise_seed=None, progress=False) -> tuple[MembershipTrial, ...]:
     """Train one target model per entry of ``target_epsilons`` on the members and attack it.
 
     Every model is the same over-parameterized MLP (``fldp_teach.models.mlp``, seed ``seed``),
@@ -79,7 +79,9 @@ def membership_experiment(x_members, y_members, x_nonmembers, y_nonmembers, *,
     ``None`` → non-private (``train_sgd``, shuffled batches; it overfits), a number ε →
     DP-SGD (``train_dp_sgd``, Poisson lots, clip ``clip_norm``, noise calibrated to reach ε at
     ``delta`` after all epochs). Each model is then attacked with
-    :func:`loss_threshold_attack` on members vs non-members."""
+    :func:`loss_threshold_attack` on members vs non-members. ``seed`` fixes the models'
+    initial weights and the non-private batches; the DP-SGD noise and lots follow
+    ``noise_seed`` (None: fresh OS entropy; fixed: reproducible, for teaching only)."""
     from fldp_teach.models import mlp
     from fldp_teach.training import train_dp_sgd, train_sgd
 
@@ -99,7 +101,7 @@ def membership_experiment(x_members, y_members, x_nonmembers, y_nonmembers, *,
         else:
             target = check_finite("target_epsilons", target)
             history = train_dp_sgd(model, x_m, y_m, clip_norm=clip_norm, delta=delta,
-                                   target_epsilon=target, **common)
+                                   target_epsilon=target, noise_seed=noise_seed, **common)
             epsilon, z = history.epsilon[-1], history.noise_multiplier
             label = f"DP-SGD, ε = {epsilon:.2g}"
         lm = per_example_losses(model, x_m, y_m)

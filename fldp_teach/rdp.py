@@ -13,6 +13,7 @@ Names: ``orders`` = α, ``noise_multiplier`` = z = σ/C, ``sampling_rate`` = q, 
 """
 from __future__ import annotations
 
+import decimal
 import functools
 import math
 
@@ -23,6 +24,7 @@ from fldp_teach._validation import (
     check_non_negative,
     check_open_unit,
     check_positive,
+    check_positive_int,
     check_unit_interval,
 )
 
@@ -32,6 +34,7 @@ __all__ = [
     "rdp_gaussian",
     "rdp_laplace",
     "rdp_sampled_gaussian",
+    "rdp_sampled_gaussian_without_replacement",
     "epsilon_from_rdp",
     "epsilon_and_order_from_rdp",
     "delta_from_rdp",
@@ -138,7 +141,7 @@ def _log_a_minus_one_integer(q: float, sigma: float, orders: np.ndarray) -> np.n
     c = (k * k - k) / (2 * sigma**2)  # > 0 for k ≥ 2
     with np.errstate(divide="ignore"):
         # per k: k·log(q/(1 − q)) + log(e^c − 1), with log(e^c − 1) = c + log(1 − e^{−c})
-        per_k = k * (math.log(q) - math.log1p(-q)) + c + np.log1p(-np.exp(-c))
+        per_k = k * (math.log(q) - math.log1p(-q)) + c + np.log(-np.expm1(-c))
     log_terms = log_comb + alpha * math.log1p(-q) + per_k[k_index]
     return _segment_logsumexp(log_terms, starts)
 
@@ -278,6 +281,170 @@ def rdp_sampled_gaussian(*, sampling_rate, noise_multiplier, orders) -> np.ndarr
         log_a_minus_one[fractional] = _log_a_minus_one_fractional(q, z, a[fractional])
     # log A = log(1 + (A − 1)) = logaddexp(0, log(A − 1)), accurate for tiny and huge A − 1.
     out[finite] = np.logaddexp(0.0, log_a_minus_one[finite]) / (a[finite] - 1)
+    return out
+
+
+# ------------------------------------------ the Gaussian on a sample drawn WITHOUT replacement
+#
+# Wang, Balle & Kasiviswanathan 2019, "Subsampled Rényi Differential Privacy and Analytical
+# Moments Accountant" (AISTATS; full version arXiv:1808.00087), "WBK 2019" below. Each step
+# draws a uniformly random subset of exactly m of the K records (or clients), q = m/K, and the
+# neighbouring relation is REPLACE-ONE: K is public and D' is D with one record replaced.
+# (Poisson sampling, above, is analysed for add/remove neighbours: the two ε are not the same
+# statement.) Implemented as dp-accounting does (``_compute_rdp_sample_wor_gaussian``), in log
+# space, with the forward differences computed without cancellation.
+
+#: Integer orders up to which the strengthened bound (WBK 2019, Thm 27) is used, as in
+#: dp-accounting; above it Theorem 9's terms alone (also a valid bound, and cheaper).
+_WOR_STRENGTHENED_MAX_ORDER = 256
+#: Most decimal digits spent on the central moments (see ``_log_even_central_moments``).
+_WOR_MAX_DIGITS = 1000
+
+
+@functools.lru_cache(maxsize=32)
+def _log_even_central_moments(sigma: float, k_max: int) -> np.ndarray:
+    """log E[(ℓ − 1)^k] at every even k = 2, 4, …, k_max (entry k of the result, NaN at odd k),
+    an upper bound accurate to ~1e-25 relative, where ℓ = exp((2x − 1)/(2σ²)), x ∼ N(0, σ²),
+    is the likelihood ratio of the Gaussian mechanism with sensitivity 1.
+
+    E[ℓ^j] = exp(j(j − 1)/(2σ²)) (the Gaussian moment generating function), so by the
+    binomial theorem
+
+        E[(ℓ − 1)^k] = Σ_{j=0}^{k} (−1)^{k−j} C(k, j) exp(j(j − 1)/(2σ²)),
+
+    the k-th forward difference at 0 of j ↦ exp(j(j − 1)/(2σ²)) that WBK 2019 (Thm 27) and
+    dp-accounting (``_get_forward_diffs``) use. The alternating sum cancels badly when σ is
+    large (terms ~2^k, result ~(k − 1)!!·σ^{−k}), so we sum it in decimal arithmetic with
+    enough digits: the digits lost are at most log10(Σ|terms|) − log10(result), and
+    result ≥ (E[(ℓ − 1)²])^{k/2} = (e^{1/σ²} − 1)^{k/2} (Lyapunov's inequality) fixes the
+    precision in advance. We return sum + (bound on the rounding error) ≥ the true value, so
+    capping the precision at ``_WOR_MAX_DIGITS`` (σ ≳ 10⁴) only loosens the bound, never
+    breaks it. When g(k_max) would overflow decimal's exponent range (σ ≲ 1e-7) we return +∞:
+    the minimum in Thm 27 then picks Theorem 9's term.
+    """
+    out = np.full(k_max + 1, np.nan)
+    even = range(2, k_max + 1, 2)
+    c = 1.0 / (2.0 * sigma**2)
+    if c * k_max * (k_max - 1) > 1e17:
+        out[2::2] = np.inf
+        return out
+    j = np.arange(k_max + 1, dtype=float)
+    log_g = c * j * (j - 1)
+    variance = math.expm1(2 * c)  # E[(ℓ − 1)²] = e^{1/σ²} − 1
+    log_variance = math.log(variance) if variance > 0 else -math.inf
+    digits = 0.0
+    for k in even:
+        log_comb = special.gammaln(k + 1) - special.gammaln(j[:k + 1] + 1) - special.gammaln(k - j[:k + 1] + 1)
+        lost = (special.logsumexp(log_comb + log_g[:k + 1]) - k / 2 * log_variance) / math.log(10)
+        digits = max(digits, min(lost, float(_WOR_MAX_DIGITS)))
+    prec = 30 + math.ceil(digits)
+    ctx = decimal.Context(prec=prec, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
+    D = decimal.Decimal
+    # g(i) = exp(c·i(i − 1)) by g(i + 1) = g(i)·r^i, r = e^{2c}: one exp, then products only.
+    r = ctx.exp(ctx.divide(D(1), ctx.multiply(D(sigma), D(sigma))))
+    g, step = [D(1)], D(1)
+    for i in range(k_max):
+        g.append(ctx.multiply(g[-1], step))
+        step = ctx.multiply(step, r)
+    unit = D(f"1e{1 - prec}")  # 10^{1 − prec} ≥ 2 × the relative error of one rounding
+    for k in even:
+        total = abs_total = D(0)
+        for i in range(k + 1):
+            term = ctx.multiply(D(math.comb(k, i)), g[i])
+            total = ctx.add(total, term) if (k - i) % 2 == 0 else ctx.subtract(total, term)
+            abs_total = ctx.add(abs_total, term)
+        # relative error of g(i) = r^{i(i−1)/2}: ≤ (i(i − 1)/2·(2 + 2c) + 2i)·unit (r carries
+        # ≤ (2 + 2c)·unit from rounding 1/σ² and exp); one more unit for the binomial product;
+        # the k + 1 additions add ≤ unit·Σ|terms| each.
+        factor = D(k * k) * (1 + ctx.divide(D(1), ctx.multiply(D(sigma), D(sigma)))) + 4 * k + 4
+        upper = ctx.add(total, ctx.multiply(abs_total, ctx.multiply(factor, unit)))
+        exponent = upper.adjusted()  # log(upper) = log(mantissa) + exponent·log 10, in floats
+        out[k] = math.log(float(upper.scaleb(-exponent))) + exponent * math.log(10)
+    return out
+
+
+def _log_a_without_replacement(q: float, sigma: float, orders: np.ndarray) -> np.ndarray:
+    """log A_α = (α − 1)·ρ(α), the WBK 2019 bound for integer orders α ≥ 2 (see
+    :func:`rdp_sampled_gaussian_without_replacement`), all orders at once: one log-sum-exp of
+    log C(α, j) + j·log q + log B_j per order, B_j the factor of the j-th term."""
+    int_orders = tuple(int(a) for a in orders)
+    alpha, j_index, log_comb, starts = _binomial_layout(int_orders)
+    j_max = max(int_orders)
+    j = np.arange(j_max + 1, dtype=float)
+    with np.errstate(divide="ignore", over="ignore"):
+        # Theorem 9 (ε(∞) = ∞ for the Gaussian, so its inner minima are 2), ε(j) = j/(2σ²):
+        #   j = 2:  min{4(e^{ε(2)} − 1), 2e^{ε(2)}},   j ≥ 3:  2·e^{(j − 1)ε(j)}
+        log_b9 = math.log(2) + (j - 1) * j / (2 * sigma**2)
+        log_b9[2] = min(math.log(4) + np.log(np.expm1(1 / sigma**2)), math.log(2) + 1 / sigma**2)
+        # Theorem 27 (strengthened): also ≤ 4·E[(ℓ − 1)^j] for even j and
+        # 4·sqrt(E[(ℓ − 1)^{j−1}]·E[(ℓ − 1)^{j+1}]) for odd j (dp-accounting's delta_lo, delta_hi).
+        log_b27 = log_b9.copy()
+        j27 = min(j_max, _WOR_STRENGTHENED_MAX_ORDER)
+        if j27 >= 3:
+            log_m = _log_even_central_moments(sigma, 2 * math.ceil(j27 / 2))
+            jj = np.arange(3, j27 + 1)
+            lo, hi = 2 * (jj // 2), 2 * ((jj + 1) // 2)
+            log_b27[jj] = np.minimum(log_b9[jj], math.log(4) + 0.5 * (log_m[lo] + log_m[hi]))
+    log_b = np.where(alpha <= _WOR_STRENGTHENED_MAX_ORDER, log_b27[j_index], log_b9[j_index])
+    log_terms = log_comb + j_index * math.log(q) + log_b
+    with np.errstate(invalid="ignore", over="ignore"):
+        log_a = np.logaddexp(0.0, _segment_logsumexp(log_terms, starts))
+    return np.where(np.isnan(log_a), np.inf, log_a)  # NaN only from ∞ − ∞: a term is ∞
+
+
+def rdp_sampled_gaussian_without_replacement(
+    *, sample_size, population_size, noise_multiplier, orders
+) -> np.ndarray:
+    """RDP bound of the Gaussian mechanism run on m of K records drawn uniformly WITHOUT
+    replacement (e.g. fixed-m client sampling in FedAvg), for REPLACE-ONE neighbours.
+
+    Theorem (WBK 2019, Theorem 9). Let M be (α, ε(α))-RDP under replace-one on data sets of
+    size m for every integer α ≥ 2, and q = m/K. Then M applied to a uniformly random m-subset
+    of a K-record data set is (α, ε'(α))-RDP under replace-one, with
+
+        ε'(α) ≤ 1/(α − 1) · log(1 + q² C(α,2) min{4(e^{ε(2)} − 1), e^{ε(2)} min{2, (e^{ε(∞)} − 1)²}}
+                                   + Σ_{j=3}^{α} q^j C(α,j) e^{(j−1)ε(j)} min{2, (e^{ε(∞)} − 1)^j}).
+
+    For the Gaussian ε(∞) = ∞, so both inner minima are 2. For α ≤ 256 we use, like
+    dp-accounting, the strengthened form (WBK 2019, arXiv:1808.00087, Thm 27): the j-th factor
+    is also bounded by 4·E[(ℓ − 1)^j] (j even) or 4·sqrt(E[(ℓ − 1)^{j−1}]·E[(ℓ − 1)^{j+1}])
+    (j odd), ℓ the Gaussian likelihood ratio (``_log_even_central_moments``). Fractional α:
+    log A_α = (α − 1)ε'(α) is convex in α, so the chord between ⌊α⌋ and ⌈α⌉ bounds it
+    (WBK 2019, Corollary 10; log A_1 = 0). Equal to dp-accounting's
+    ``SampledWithoutReplacementDpEvent(K, m, GaussianDpEvent(z/2))`` under
+    ``NeighboringRelation.REPLACE_ONE``.
+
+    Convention: ``noise_multiplier`` is z = σ/C, C the clip norm of one record's contribution
+    (NOTATION.md). Replacing one record changes a sum of clipped contributions by up to 2C, so
+    the base mechanism is a Gaussian with multiplier z/2: ε(α) = α/(2(z/2)²) = 2α/z², four
+    times the add/remove figure. m = K (no sampling) gives exactly 2α/z²; z = 0 gives ∞;
+    α = ∞ gives ∞. Orders must be > 1.
+    """
+    population = check_positive_int("population_size", population_size)
+    sample = check_positive_int("sample_size", sample_size)
+    if sample > population:
+        raise ValueError(
+            f"sample_size must be <= population_size ({population}), got {sample_size!r}"
+        )
+    z = check_non_negative("noise_multiplier", noise_multiplier)
+    a = check_orders(orders)
+    if z == 0:
+        return np.full_like(a, np.inf)
+    sigma = z / 2  # the noise relative to the replace-one sensitivity 2C
+    if sample == population:
+        return rdp_gaussian(noise_multiplier=sigma, orders=a)
+    q = sample / population
+    finite = np.isfinite(a)
+    lower, upper = np.floor(a[finite]), np.ceil(a[finite])
+    needed = np.unique(np.concatenate([lower, upper]))
+    needed = needed[needed >= 2]
+    log_a = dict(zip(needed.tolist(), _log_a_without_replacement(q, sigma, needed).tolist()))
+    log_a[1.0] = 0.0
+    t = a[finite] - lower
+    chord = np.array([(1 - ti) * log_a[lo] + ti * log_a[hi] if ti > 0 else log_a[lo]
+                      for ti, lo, hi in zip(t, lower.tolist(), upper.tolist())])
+    out = np.full_like(a, np.inf)
+    out[finite] = chord / (a[finite] - 1)
     return out
 
 

@@ -157,7 +157,8 @@ class DifferentialPrivacyParameters:
 
 
 def local_train_fn(state, local_data, *, model, fl: FederatedLearningParameters,
-                   dp: DifferentialPrivacyParameters, seed: int | None, client_id: int = 0) -> ClientUpdate:
+                   dp: DifferentialPrivacyParameters, seed: int | None, client_id: int = 0,
+                   noise_seed: int | None = None) -> ClientUpdate:
     """Article: ``local_train_fn(state)`` sets the weights, compiles with Adam, fits, and returns
     ``(weights, delta)`` with ``delta = epsilon * compute_sensitivity(...)``.
 
@@ -166,7 +167,8 @@ def local_train_fn(state, local_data, *, model, fl: FederatedLearningParameters,
     reset to zero for each device, which equals a fresh optimizer without retracing), then clip the update Δθ = θ' − θ_g to C and add
     N(0, z²C²) on the device (local DP, E1; :func:`fldp_teach.dp_fedavg.local_dp_update`).
     Returns the noised :class:`~fldp_teach.fedavg.ClientUpdate` — the only thing that leaves
-    the device."""
+    the device. ``seed`` orders the local batches; the noise follows ``noise_seed`` (None: fresh
+    OS entropy; fixed: teaching only, :mod:`fldp_teach.randomness`)."""
     from fldp_teach.dp_fedavg import local_dp_update
 
     model.set_weights(state)
@@ -186,7 +188,7 @@ def local_train_fn(state, local_data, *, model, fl: FederatedLearningParameters,
     update = ClientUpdate([w - g for w, g in zip(model.get_weights(), state)], len(local_data.y),
                           client_id=client_id)
     return local_dp_update(update, clip_norm=dp.clip_norm, noise_multiplier=dp.noise_multiplier,
-                           seed=None if seed is None else seed + 1)
+                           seed=noise_seed)
 
 
 def global_merge_fn(inputs: Sequence[ClientUpdate], state):
@@ -205,32 +207,44 @@ def local_update_fn(state, output):
     return [np.array(w, copy=True) for w in output[0]]
 
 
-def train_fn(inputs: Sequence[ClientData], state, *, model, fl, dp, round_index: int, seed: int | None):
+def train_fn(inputs: Sequence[ClientData], state, *, model, fl, dp, round_index: int, seed: int | None,
+             noise_root: int | None = None):
     """Article: ``train_fn(inputs, state)`` returns the weights and ``local_update_fn``.
 
     Here one round: every device runs :func:`local_train_fn` from ``state``, the server merges
     with :func:`global_merge_fn`, and :func:`local_update_fn` gives the devices their new
-    starting weights. Returns the new global weights."""
+    starting weights. Returns the new global weights. ``noise_root``
+    (:func:`fldp_teach.randomness.noise_root`) roots the devices' noise; None: fresh entropy."""
+    from fldp_teach.randomness import derive
+
     updates = [local_train_fn(state, data, model=model, fl=fl, dp=dp, client_id=k,
-                              seed=client_seed(seed, round_index, k)) for k, data in enumerate(inputs)]
+                              seed=client_seed(seed, round_index, k),
+                              noise_seed=None if noise_root is None else derive(noise_root, round_index, k))
+               for k, data in enumerate(inputs)]
     output = global_merge_fn(updates, state)
     return local_update_fn(state, output)
 
 
-def train_process(inputs: Sequence[ClientData], state, *, model, fl, dp, seed: int | None) -> tuple[list, list]:
+def train_process(inputs: Sequence[ClientData], state, *, model, fl, dp, seed: int | None,
+                  noise_seed: int | None = None) -> tuple[list, list]:
     """Article: ``train_process(inputs)`` wires the functions together (and never loops).
 
-    Here: ``fl.rounds`` rounds of :func:`train_fn`; returns (final weights, per-round weights)."""
+    Here: ``fl.rounds`` rounds of :func:`train_fn`; returns (final weights, per-round weights).
+    The noise of every device and round is rooted in ``noise_seed`` (None: fresh OS entropy)."""
+    from fldp_teach.randomness import noise_root
+
+    root = noise_root(noise_seed)
     trajectory = []
     for r in range(fl.rounds):
-        state = train_fn(inputs, state, model=model, fl=fl, dp=dp, round_index=r, seed=seed)
+        state = train_fn(inputs, state, model=model, fl=fl, dp=dp, round_index=r, seed=seed, noise_root=root)
         trajectory.append(state)
     return state, trajectory
 
 
 def federated_learning_and_differential_privacy(local_dataset, federated_learning_parameters=None,
                                                 differential_privacy_parameters=None,
-                                                global_model_parameters=None, *, seed: int | None = 0) -> dict:
+                                                global_model_parameters=None, *, seed: int | None = 0,
+                                                noise_seed: int | None = None) -> dict:
     """The article's entry point, called as in §5.2 with ``local_device_count = 4``.
 
     ``local_dataset``: one ``(x, y)`` (or ClientData) per device; the parameters are the two
@@ -238,7 +252,9 @@ def federated_learning_and_differential_privacy(local_dataset, federated_learnin
     weights, default those of a seeded :class:`LocalModel`. Returns a dict with the final
     ``global_weights``, the ``trajectory`` of weights per round, the local-DP ``epsilon`` after
     all rounds (each device joins every round: ``rounds`` Gaussian releases with sensitivity
-    2C, :func:`fldp_teach.dp_fedavg.local_epsilon`) and ``delta``."""
+    2C, :func:`fldp_teach.dp_fedavg.local_epsilon`) and ``delta``. ``seed`` fixes the model and
+    the batches; the noise follows ``noise_seed`` (None: fresh OS entropy, a private run; an
+    integer: reproducible, for teaching only)."""
     from fldp_teach.dp_fedavg import local_epsilon
 
     fl = _record(FederatedLearningParameters, federated_learning_parameters)
@@ -246,11 +262,12 @@ def federated_learning_and_differential_privacy(local_dataset, federated_learnin
     devices = [preprocess_data(d) for d in local_dataset]
     model = LocalModel(devices[0].x.shape[1], seed=0 if seed is None else seed)
     state = model.get_weights() if global_model_parameters is None else [np.asarray(w) for w in global_model_parameters]
-    final, trajectory = train_process(devices, state, model=model, fl=fl, dp=dp, seed=seed)
+    final, trajectory = train_process(devices, state, model=model, fl=fl, dp=dp, seed=seed, noise_seed=noise_seed)
     eps = (local_epsilon(noise_multipliers=[dp.noise_multiplier] * fl.rounds,
                          participations=[list(range(fl.rounds))], delta=dp.delta)
            if dp.noise_multiplier > 0 else math.inf)
-    return {"global_weights": final, "trajectory": trajectory, "epsilon": eps, "delta": dp.delta, "model": model}
+    return {"global_weights": final, "trajectory": trajectory, "epsilon": eps, "delta": dp.delta, "model": model,
+            "noise_seed": noise_seed}
 
 
 def _record(cls, value):

@@ -8,12 +8,24 @@ tasks), the ε spent so far, and the bytes sent down and up (article §3.3, clai
 Modes (see :mod:`fldp_teach.dp_fedavg` for the maths and threat models):
 ``"none"`` plain FedAvg; ``"central"`` DP-FedAvg with server noise zC/m (user-level ε);
 ``"local"`` each client noises its own clipped update (per-client ε, max over clients);
-``"distributed"`` each client adds a 1/m share of the noise, the server sees only the sum
-(secure aggregation simulated; same ε as central); ``"dpsgd"`` record-level DP-SGD inside each
+``"distributed"`` each client adds a 1/m_min share of the noise, the server sees only the sum
+and releases it only when at least m_min shares arrived (secure aggregation simulated; same ε
+as central); ``"dpsgd"`` record-level DP-SGD inside each
 client (ε per example, max over clients) — the right unit when the clients are a few hospitals.
 In ``"dpsgd"`` the local lots are Poisson samples (each example with probability q = b/n_k, the
 noisy sum divided by the expected lot size b), which is what the accountant charges
 (:func:`~fldp_teach.dp_fedavg.record_level_epsilon`); the other modes train on shuffled batches.
+
+Randomness (:mod:`fldp_teach.randomness`): ``seed`` (public) drives the initial weights, the
+clients' non-private shuffling and, in mode ``"none"``, the choice of clients. In the private
+modes the choice of clients, the DP-SGD lots and all DP noise come from ``noise_seed``: None
+(default) is fresh OS entropy, so two runs differ; an integer makes the run reproducible for
+teaching and is recorded in ``History.settings`` (not private against anyone who knows it).
+
+Client sampling and its accounting (:func:`fldp_teach.dp_fedavg.central_epsilon`):
+``sampling_rate=q`` is Poisson sampling (add/remove, the default to use); neither argument
+means every client every round; ``clients_per_round=m < K`` samples exactly m without
+replacement and is charged with the replace-one bound for that sampler, a larger ε.
 
 Local training uses a fast path when it can (:mod:`fldp_teach.stacked_clients`: stacked
 dense clients, or one ``tf.function`` per round) and the reference
@@ -31,18 +43,23 @@ from typing import Callable, Sequence
 import numpy as np
 
 from fldp_teach._validation import (
-    check_non_negative, check_open_unit, check_positive, check_positive_int, check_unit_interval)
+    check_delta_for_size, check_non_negative, check_open_unit, check_positive, check_positive_int,
+    check_unit_interval)
+from fldp_teach.randomness import derive, noise_root
 from fldp_teach import dp_fedavg as dpf
 from fldp_teach.fedavg import (
     SAMPLING_STREAM, ClientUpdate, aggregate, client_seed, expected_lot_size, sample_clients, screen_updates,
     server_update, weights_nbytes)
 
-__all__ = ["History", "roc_auc", "evaluate", "simulate", "MODES"]
+__all__ = ["History", "roc_auc", "evaluate", "simulate", "default_min_clients", "MODES",
+           "SERVER_NOISE_STREAM"]
 
 MODES = ("none", "central", "local", "distributed", "dpsgd")
 # Independent random streams per round: client_seed(seed, round, stream); real clients use 0..K-1.
 _SAMPLING, _SERVER_NOISE, _CLIP_COUNT = SAMPLING_STREAM, 2**30 + 1, 2**30 + 2
-_CLIENT_NOISE = 2**29  # + client id: the client's own DP noise (local / distributed modes)
+_CLIENT_NOISE = 2**29  # + client id: the client's own DP coins (local / distributed noise, DP-SGD lots and noise)
+#: derive(noise_root(noise_seed), round, SERVER_NOISE_STREAM) seeds the server's noise of a round
+SERVER_NOISE_STREAM = _SERVER_NOISE
 logger = logging.getLogger(__name__)
 
 
@@ -108,16 +125,22 @@ class _XY:
 
 
 def _train_clients(trainer, model, clients, ids, global_weights, *, round_index, seed, local_epochs,
-                   batch_size, learning_rate, dp, fast) -> list:
-    """Local training of the sampled clients, fast path if available; returns ClientUpdates."""
+                   batch_size, learning_rate, dp, fast, root=None) -> list:
+    """Local training of the sampled clients, fast path if available; returns ClientUpdates.
+    Non-private lots follow ``client_seed(seed, r, k)``; DP-SGD lots and noise follow the
+    private ``derive(root, r, _CLIENT_NOISE + k)``."""
     from fldp_teach.fedavg import client_update
     from fldp_teach.stacked_clients import batch_plan
 
-    seeds = [client_seed(seed, round_index, int(k)) for k in ids]
+    if dp is None:
+        seeds = [client_seed(seed, round_index, int(k)) for k in ids]
+    else:
+        seeds = [derive(root, round_index, _CLIENT_NOISE + int(k)) for k in ids]
     if not fast or (dp is not None and trainer["kind"] != "dense"):
         return [client_update(model, global_weights, clients[k], local_epochs=local_epochs,
                               batch_size=batch_size, learning_rate=learning_rate, seed=s, dp=dp,
-                              client_id=int(k)) for k, s in zip(ids, seeds)]
+                              noise_seed=s if dp is not None else None, client_id=int(k))
+                for k, s in zip(ids, seeds)]
     x, y, offsets, sizes = trainer["x"], trainer["y"], trainer["offsets"], trainer["sizes"]
     # the same lots as client_update: shuffled batches, or Poisson lots for DP-SGD
     idx, mask, active = batch_plan([sizes[k] for k in ids], [offsets[k] for k in ids], batch_size=batch_size,
@@ -147,19 +170,42 @@ def _make_trainer(model, clients):
             "offsets": offsets, "sizes": sizes}
 
 
+def default_min_clients(num_clients: int, sampling_rate: float, *, dropped: float = 0.05) -> int:
+    """m_min for distributed DP under Poisson sampling: the largest m with
+    P(Binomial(K, q) < m) ≤ ``dropped`` (at most 5% of rounds dropped), at least 1; K when
+    q = 1 (every client every round)."""
+    from scipy.stats import binom
+
+    k = check_positive_int("num_clients", num_clients)
+    q = check_unit_interval("sampling_rate", sampling_rate)
+    if q >= 1:
+        return k
+    m = 1
+    while m < k and binom.cdf(m, k, q) <= dropped:  # P(n < m + 1) = cdf(m)
+        m += 1
+    return m
+
+
 def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_per_round: int | None = None,
              sampling_rate: float | None = None, local_epochs: int = 1, batch_size: int | None = 32,
              learning_rate: float = 0.1, mode: str = "none", noise_multiplier: float = 0.0,
              clip_norm: float = math.inf, delta: float = 1e-5, server_learning_rate: float = 1.0,
              weighting: str = "num_examples", seed: int | None = 0, progress: bool = True,
              noise_schedule: Sequence[float] | None = None, adaptive_clipping=None,
-             fast: bool = True) -> History:
+             fast: bool = True, noise_seed: int | None = None, min_clients: int | None = None,
+             allow_large_delta: bool = False) -> History:
     """Run ``rounds`` rounds of (DP-)FedAvg and return a :class:`History` (see module doc).
 
     ``model_fn()`` builds the Keras model (logits); its initial weights are θ_g at round 0.
-    Clients per round: ``clients_per_round`` = m fixed (accounted with q = m/K, see
-    :func:`fldp_teach.dp_fedavg.central_epsilon`) or ``sampling_rate`` = q (Poisson; the fixed
-    denominator is qK). ``noise_schedule`` gives z per round (article §3.2 Step 7, claim C6;
+    Clients per round: ``sampling_rate`` = q (Poisson; the fixed denominator is qK), or
+    ``clients_per_round`` = m fixed (without replacement; in the user-level modes charged with
+    the replace-one bound for that sampler, :func:`fldp_teach.dp_fedavg.central_epsilon`), or
+    neither: every client every round. ``noise_seed``: see the module docstring (None, the
+    default, is a private run). ``min_clients`` (distributed mode): m_min, the fewest shares a
+    round needs to be released (default :func:`default_min_clients`, or m with fixed m);
+    shares are sized for it, so every released sum carries noise std ≥ zC.
+    ``delta`` must be < 1/N for the unit of privacy (K clients; the smallest n_k in
+    ``"dpsgd"``) unless ``allow_large_delta=True``. ``noise_schedule`` gives z per round (article §3.2 Step 7, claim C6;
     overrides ``noise_multiplier``); ε adds up every phase. In the DP modes aggregation is
     uniform over clipped updates (McMahan et al. 2018, w_k = 1); ``weighting`` applies to
     ``"none"`` and ``"dpsgd"``. ``adaptive_clipping`` (a
@@ -191,10 +237,30 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
         clients_per_round = k_total
     if clients_per_round is not None:
         m_expected = float(check_positive_int("clients_per_round", clients_per_round))
+        if m_expected > k_total:
+            raise ValueError(f"clients_per_round must be <= the number of clients ({k_total}), "
+                             f"got {clients_per_round}")
         q = m_expected / k_total
     else:
         q = check_unit_interval("sampling_rate", sampling_rate)
         m_expected = q * k_total
+        if mode != "none" and m_expected <= 0:
+            raise ValueError(f"sampling_rate must be > 0 in mode={mode!r}, got {sampling_rate!r}")
+    private = mode != "none"
+    if private:
+        unit_size = min(len(c.y) for c in clients) if mode == "dpsgd" else k_total
+        check_delta_for_size(d, unit_size, allow_large_delta=allow_large_delta,
+                             what="examples at the smallest client" if mode == "dpsgd" else "clients")
+    if mode == "distributed":
+        if min_clients is None:
+            min_clients = (int(m_expected) if clients_per_round is not None
+                           else default_min_clients(k_total, q))
+        min_clients = check_positive_int("min_clients", min_clients)
+        if min_clients > k_total:
+            raise ValueError(f"min_clients must be <= the number of clients ({k_total}), got {min_clients}")
+    elif min_clients is not None:
+        raise ValueError(f"min_clients is for mode='distributed', got mode={mode!r}")
+    root = noise_root(noise_seed) if private else None
     model = model_fn()
     eval_model = model_fn()
     global_weights = [np.asarray(w) for w in model.get_weights()]
@@ -204,55 +270,69 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
                                     clients_per_round=clients_per_round, sampling_rate=q,
                                     local_epochs=local_epochs, batch_size=batch_size,
                                     learning_rate=learning_rate, clip_norm=c, delta=d, seed=seed,
-                                    noise_schedule=schedule, server_learning_rate=server_learning_rate))
+                                    noise_schedule=schedule, server_learning_rate=server_learning_rate,
+                                    noise_seed=noise_seed if private else None, min_clients=min_clients,
+                                    client_sampling=("all" if clients_per_round is None and q >= 1 else
+                                                     "poisson" if clients_per_round is None else
+                                                     "all" if m_expected >= k_total else "fixed")))
     participations = [[] for _ in range(k_total)]
     for r in tqdm(range(rounds), desc=f"FedAvg ({mode})", disable=not progress):
         round_start = time.perf_counter()
         z = schedule[r]
         ids = sample_clients(k_total, clients_per_round=clients_per_round,
                              sampling_rate=None if clients_per_round else q,
-                             seed=client_seed(seed, r, _SAMPLING))
+                             seed=derive(root, r, _SAMPLING) if private else client_seed(seed, r, _SAMPLING))
         dp = dpf.DPSGDConfig(clip_norm=c, noise_multiplier=z) if mode == "dpsgd" else None
         updates = _train_clients(trainer, model, clients, ids, global_weights, round_index=r, seed=seed,
                                  local_epochs=local_epochs, batch_size=batch_size,
-                                 learning_rate=learning_rate, dp=dp, fast=fast) if len(ids) else []
+                                 learning_rate=learning_rate, dp=dp, fast=fast, root=root) if len(ids) else []
         accepted, rejected = screen_updates(updates, global_weights)
         for u in accepted:
             participations[u.client_id].append(r)
-        noise_seed = client_seed(seed, r, _SERVER_NOISE)
+        server_noise_seed = derive(root, r, _SERVER_NOISE) if private else None
+        dropped = False
         if mode == "central":
             z_update = z if adaptive_clipping is None else adaptive_clipping.update_noise_multiplier(
                 noise_multiplier=z, clients_per_round=m_expected)
             mean, info = dpf.central_dp_aggregate(accepted, clip_norm=c, noise_multiplier=z_update,
-                                                  expected_clients_per_round=m_expected, seed=noise_seed,
-                                                  like=global_weights)
+                                                  expected_clients_per_round=m_expected,
+                                                  seed=server_noise_seed, like=global_weights)
         elif not accepted:
             mean = None
         elif mode == "local":
             noised = [dpf.local_dp_update(u, clip_norm=c, noise_multiplier=z,
-                                          seed=client_seed(seed, r, _CLIENT_NOISE + u.client_id)) for u in accepted]
+                                          seed=derive(root, r, _CLIENT_NOISE + u.client_id)) for u in accepted]
             mean = aggregate(noised, weighting="uniform")
         elif mode == "distributed":
-            shares = [dpf.distributed_dp_share(u, clip_norm=c, noise_multiplier=z, clients_per_round=m_expected,
-                                               seed=client_seed(seed, r, _CLIENT_NOISE + u.client_id)) for u in accepted]
-            mean = [t / m_expected for t in dpf.secure_sum(shares)]
+            shares = [dpf.distributed_dp_share(u, clip_norm=c, noise_multiplier=z, min_clients=min_clients,
+                                               seed=derive(root, r, _CLIENT_NOISE + u.client_id)) for u in accepted]
+            total = dpf.secure_sum_release(shares, min_clients=min_clients)
+            dropped = total is None
+            mean = None if dropped else [t / m_expected for t in total]
         else:
             mean = aggregate(accepted, weighting=weighting)
         clip_used = c
         if mode == "central" and adaptive_clipping is not None:
             c = adaptive_clipping.next_clip_norm(info["update_norms"], clip_norm=c,
-                                                 clients_per_round=m_expected, seed=client_seed(seed, r, _CLIP_COUNT))
-        if mean is None:
+                                                 clients_per_round=m_expected, seed=derive(root, r, _CLIP_COUNT))
+        if dropped:
+            logger.warning("round %d: %d shares arrived, fewer than min_clients=%d: round dropped, "
+                           "nothing released (still charged)", r, len(accepted), min_clients)
+        elif mean is None:
             logger.warning("round %d: no client update accepted, global model unchanged", r)
         else:
             global_weights = server_update(global_weights, mean, server_learning_rate=server_learning_rate)
         record = dict(round=r + 1, participants=len(accepted), rejected=list(rejected),
                       participant_ids=[u.client_id for u in accepted],
-                      model_unchanged=mean is None, clip_norm=clip_used, noise_multiplier=z if mode != "none" else 0.0,
+                      model_unchanged=mean is None, dropped=dropped, clip_norm=clip_used,
+                      noise_multiplier=z if mode != "none" else 0.0,
+                      noise_stddev_of_sum=_noise_stddev_of_sum(mode, z, clip_used, len(accepted), min_clients,
+                                                               dropped),
                       bytes_down=len(ids) * weights_nbytes(global_weights),
                       bytes_up=len(updates) * weights_nbytes(global_weights),  # rejected ones were sent too
                       epsilon=_epsilon(mode, schedule[: r + 1], q, d, participations, clients,
-                                       batch_size, local_epochs))
+                                       batch_size, local_epochs, history.settings["client_sampling"],
+                                       int(m_expected)))
         record.update(evaluate(eval_model, global_weights, x_test, y_test))
         record["seconds"] = time.perf_counter() - round_start  # training, aggregation, accounting, evaluation
         history.records.append(record)
@@ -260,11 +340,25 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
     return history
 
 
-def _epsilon(mode, schedule, q, delta, participations, clients, batch_size, local_epochs) -> float:
+def _noise_stddev_of_sum(mode, z, c, arrived, min_clients, dropped) -> float:
+    """Std of the noise in the released sum of a round: zC (central), zC·√(n/m_min)
+    (distributed, n shares arrived), NaN when nothing of that kind was released."""
+    if mode == "central":
+        return z * c
+    if mode == "distributed" and not dropped and arrived:
+        return z * c * math.sqrt(arrived / min_clients)
+    return math.nan
+
+
+def _epsilon(mode, schedule, q, delta, participations, clients, batch_size, local_epochs,
+             client_sampling="poisson", clients_per_round=None) -> float:
     """ε spent after the rounds in ``schedule`` (see each accountant's docstring)."""
     if mode == "none":
         return math.inf
     if mode in ("central", "distributed"):
+        if client_sampling == "fixed":
+            return dpf.central_epsilon(noise_multipliers=schedule, clients_per_round=clients_per_round,
+                                       num_clients=len(clients), delta=delta)
         return dpf.central_epsilon(noise_multipliers=schedule, sampling_rate=q, delta=delta)
     if mode == "local":
         return dpf.local_epsilon(noise_multipliers=schedule, participations=participations, delta=delta)

@@ -42,9 +42,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fldp_teach import accounting
+from fldp_teach import accounting, randomness
 from fldp_teach._validation import (
+    check_delta_for_size,
     check_non_negative,
+    check_non_negative_int,
     check_open_unit,
     check_positive,
     check_positive_int,
@@ -53,6 +55,9 @@ from fldp_teach._validation import (
 from fldp_teach.datasets import validate_xy
 from fldp_teach.dpsgd import make_dp_train_step, make_sgd_train_step, per_example_loss
 from fldp_teach.ghost_norms import ghost_norms_supported
+
+# stream names under a run's root (fldp_teach.randomness.derive)
+_LOTS, _NOISE = 1, 2
 
 __all__ = [
     "TrainingHistory",
@@ -71,7 +76,9 @@ class TrainingHistory:
     ``epsilon[e]``: ε(δ) spent after epoch e+1 (∞ when not private); ``step_time[e]``: median
     wall time of one training step (seconds) in that epoch (epoch 1 includes tracing);
     ``ledger``: the accountant's record of privacy events; ``method``: the gradient path that
-    actually ran ("fast", "vectorized" or "non-private")."""
+    actually ran ("fast", "vectorized" or "non-private"); ``noise_seed``: None when the DP noise
+    and the lots came from fresh OS entropy (a private run), else the seed that fixed them
+    (reproducible, for teaching: not private against anyone who knows it)."""
 
     loss: tuple
     accuracy: tuple
@@ -86,6 +93,12 @@ class TrainingHistory:
     method: str
     steps: int
     ledger: tuple = ()
+    noise_seed: int | None = None
+
+    @property
+    def reproducible_noise(self) -> bool:
+        """True when a noise seed fixed the privacy coins (see :mod:`fldp_teach.randomness`)."""
+        return self.noise_seed is not None
 
     @property
     def epochs(self) -> int:
@@ -151,7 +164,8 @@ def _make_optimizer(optimizer, learning_rate):
 def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
                  noise_multiplier=None, delta, sampling="poisson", method="fast",
                  optimizer="sgd", target_epsilon=None, private=True, x_val=None,
-                 y_val=None, seed=0, progress=True) -> TrainingHistory:
+                 y_val=None, seed=0, noise_seed=None, allow_large_delta=False,
+                 progress=True) -> TrainingHistory:
     """Train ``model`` (logits, integer labels) in place with DP-SGD (Abadi et al. 2016,
     Alg. 1) for ``epochs`` passes, i.e. T = epochs·⌈N/B⌉ steps; returns a
     :class:`TrainingHistory` whose ``ledger`` is the privacy accountant's record.
@@ -162,7 +176,14 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
     (``tf.vectorized_map``); same result. ``target_epsilon``: calibrate z to reach this ε at
     ``delta`` after all epochs (then ``noise_multiplier`` must be None). ``private=False``
     runs the same loop with plain mean gradients (see :func:`train_sgd`).
-    ``seed`` seeds the lots and the noise (the model's initial weights are the caller's)."""
+
+    Randomness (:mod:`fldp_teach.randomness`): in a private run the lots (whose secrecy
+    amplification by sampling assumes) and the Gaussian noise come from ``noise_seed``:
+    None (default) draws 128 bits of OS entropy, so two runs differ and nobody can regenerate
+    the noise; an integer makes the run reproducible for teaching and is recorded in the
+    history (not private against anyone who knows it). ``seed`` drives the lots of a
+    non-private run only (the model's initial weights are the caller's). No global RNG is
+    read. ``delta`` must be < 1/N unless ``allow_large_delta=True``."""
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size)
     learning_rate = check_positive("learning_rate", learning_rate)
@@ -183,12 +204,18 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
     steps_per_epoch = math.ceil(num_examples / batch_size)
     sampling_rate = batch_size / num_examples
     opt = _make_optimizer(optimizer, learning_rate)
-    generator = (tf.random.Generator.from_seed(seed) if seed is not None
-                 else tf.random.Generator.from_non_deterministic_state())
-    lot_generator, noise_generator = generator.split(2)
+    if private:
+        root = randomness.noise_root(noise_seed)
+        lot_generator = randomness.tf_generator(randomness.derive(root, _LOTS))
+        noise_generator = randomness.tf_generator(randomness.derive(root, _NOISE))
+    else:
+        noise_seed, noise_generator = None, None
+        public = randomness.noise_root(None) if seed is None else check_non_negative_int("seed", seed)
+        lot_generator = randomness.tf_generator(randomness.derive(public, _LOTS))
 
     if private:
-        delta = check_open_unit("delta", delta)
+        delta = check_delta_for_size(check_open_unit("delta", delta), num_examples,
+                                     allow_large_delta=allow_large_delta)
         clip_norm = check_positive("clip_norm", clip_norm, allow_inf=True)
         if target_epsilon is not None:
             if noise_multiplier is not None:
@@ -274,7 +301,8 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
         **{k: tuple(v) for k, v in records.items()}, noise_multiplier=float(noise_multiplier),
         clip_norm=float(clip_norm), delta=delta if private else None, sampling=sampling,
         method=method, steps=epochs * steps_per_epoch,
-        ledger=tuple(accountant.ledger) if accountant is not None else ())
+        ledger=tuple(accountant.ledger) if accountant is not None else (),
+        noise_seed=noise_seed)
 
 
 def train_sgd(model, x, y, *, epochs, batch_size, learning_rate, sampling="shuffle",

@@ -76,7 +76,7 @@ def test_local_dp_update_clips_then_adds_z_c_noise():
 def test_distributed_shares_sum_to_central_noise_but_each_share_is_weak():
     z, c, m = 2.0, 1.0, 16
     zero = lambda k: _cu([np.zeros(50_000)], k)  # noqa: E731
-    shares = [distributed_dp_share(zero(k), clip_norm=c, noise_multiplier=z, clients_per_round=m, seed=k)
+    shares = [distributed_dp_share(zero(k), clip_norm=c, noise_multiplier=z, min_clients=m, seed=k)
               for k in range(m)]
     assert np.std(shares[0].update[0]) == pytest.approx(z * c / math.sqrt(m), rel=0.02)
     assert np.std(secure_sum(shares)[0]) == pytest.approx(z * c, rel=0.02)

@@ -106,7 +106,7 @@ def test_client_update_starts_from_global_weights_and_dp_with_no_noise_and_huge_
     g = model.get_weights()
     model.set_weights([w + 5.0 for w in g])  # stale local state must be ignored
     plain = client_update(model, g, data, local_epochs=2, batch_size=5, learning_rate=0.3, seed=7)
-    dp = client_update(model, g, data, local_epochs=2, batch_size=5, learning_rate=0.3, seed=7,
+    dp = client_update(model, g, data, local_epochs=2, batch_size=5, learning_rate=0.3, seed=7, noise_seed=7,
                        dp=DPSGDConfig(clip_norm=1e6, noise_multiplier=0.0, sampling="shuffle"))
     for a, b in zip(plain.update, dp.update):
         np.testing.assert_allclose(a, b, atol=1e-6)
@@ -121,8 +121,8 @@ def test_dp_client_update_on_poisson_lots_divides_by_b_and_noises_empty_lots():
     data = ClientData(rng.normal(size=(n, 3)).astype(np.float32), rng.integers(0, 2, n).astype(np.int32))
     model = models.logistic_regression(3, seed=1)
     g = model.get_weights()
-    got = client_update(model, g, data, local_epochs=1, batch_size=b, learning_rate=eta, seed=seed,
-                        dp=DPSGDConfig(clip_norm=c, noise_multiplier=z))
+    got = client_update(model, g, data, local_epochs=1, batch_size=b, learning_rate=eta, seed=None,
+                        noise_seed=seed, dp=DPSGDConfig(clip_norm=c, noise_multiplier=z))  # the private coins
     lots = local_batches(n, batch_size=b, local_epochs=1, seed=seed, sampling="poisson")
     sizes = [len(lot) for lot in lots]
     assert got.metrics["steps"] == 10 == len(lots) and 0 in sizes and any(s > b for s in sizes)

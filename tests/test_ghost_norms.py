@@ -113,12 +113,24 @@ def _sequence_model():
     ])
 
 
+def _frozen_mlp():
+    """A frozen (``trainable=False``) Dense first: its kernel has no gradient in θ, so its
+    share must not enter ‖∇_θ L_i‖ (else the fast path clips more than the vectorized one)."""
+    return keras.Sequential([
+        keras.Input((30,)),
+        keras.layers.Dense(16, activation="relu", trainable=False,
+                           kernel_initializer=keras.initializers.GlorotUniform(seed=8)),
+        keras.layers.Dense(2, kernel_initializer=keras.initializers.GlorotUniform(seed=9)),
+    ])
+
+
 CASES = {
     "logistic": (lambda: models.logistic_regression(30, num_classes=2, seed=0), (30,), 2),
     "mlp": (lambda: models.mlp(30, num_classes=2, hidden_units=(16, 8), seed=0), (30,), 2),
     "small_cnn": (lambda: models.small_cnn(seed=0), (8, 8, 1), 10),
     "sequence": (_sequence_model, (6,), 3),
     "conv_gram": (_gram_conv_model, (4, 4, 8), 3),
+    "frozen_dense": (_frozen_mlp, (30,), 2),
     **{f"conv{i}": ((lambda v=v: _conv_model(*v)), (9, 9, 2), 4)
        for i, v in enumerate(CONV_VARIANTS)},
 }
@@ -209,6 +221,11 @@ def test_supported_reasons():
     masked = keras.Sequential([keras.Input((4,)), keras.layers.Embedding(5, 2, mask_zero=True),
                                keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2)])
     assert "mask_zero" in ghost_norms_supported(masked)[1]
+    half_frozen = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    half_frozen.layers[0].kernel.trainable = False  # bias trainable, kernel not
+    assert "some weights frozen" in ghost_norms_supported(half_frozen)[1]
+    all_frozen = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, trainable=False)])
+    assert "no trainable variables" in ghost_norms_supported(all_frozen)[1]
 
 
 @pytest.mark.parametrize("name", sorted(DILATED))

@@ -64,7 +64,7 @@ def test_resetting_adam_between_devices_equals_a_fresh_optimizer():
     reused = sa.LocalModel(5, seed=0)
     state = reused.get_weights()
     sa.local_train_fn(state, data, model=reused, fl=fl, dp=dp, seed=1)  # leaves Adam moments behind
-    second = sa.local_train_fn(state, data, model=reused, fl=fl, dp=dp, seed=2)
-    fresh = sa.local_train_fn(state, data, model=sa.LocalModel(5, seed=0), fl=fl, dp=dp, seed=2)
+    second = sa.local_train_fn(state, data, model=reused, fl=fl, dp=dp, seed=2, noise_seed=2)
+    fresh = sa.local_train_fn(state, data, model=sa.LocalModel(5, seed=0), fl=fl, dp=dp, seed=2, noise_seed=2)
     for a, b in zip(second.update, fresh.update):
         np.testing.assert_allclose(a, b, atol=1e-6)

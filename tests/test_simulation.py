@@ -24,7 +24,9 @@ def _clients(sizes, shape, num_classes, seed):
 
 
 def _reference(model, weights, x, y, sizes, offsets, seeds, **kw):
-    return [client_update(model, weights, ClientData(x[o:o + n], y[o:o + n]), seed=s, **kw).update
+    # with dp the lots and noise follow noise_seed (the private coins), as simulate passes them
+    return [client_update(model, weights, ClientData(x[o:o + n], y[o:o + n]), seed=s,
+                          noise_seed=s if kw.get("dp") is not None else None, **kw).update
             for n, o, s in zip(sizes, offsets, seeds)]
 
 
@@ -153,9 +155,9 @@ def test_non_private_fedavg_on_breast_cancer_reaches_95_percent(cancer):
 
 def test_central_dp_fedavg_100_clients_reaches_90_percent_at_epsilon_below_3(cancer):
     part = partition_iid(cancer.x_train, cancer.y_train, num_clients=100, seed=0)
-    h = simulate(_logreg(cancer), part, (cancer.x_test, cancer.y_test), rounds=20, clients_per_round=20,
+    h = simulate(_logreg(cancer), part, (cancer.x_test, cancer.y_test), rounds=20, sampling_rate=0.2,
                  local_epochs=2, batch_size=None, learning_rate=0.5, mode="central", noise_multiplier=1.8,
-                 clip_norm=1.0, delta=1e-5, progress=False, seed=0)
+                 clip_norm=1.0, delta=1e-5, progress=False, seed=0, noise_seed=0)
     assert h.records[-1]["epsilon"] <= 3.0
     assert h.records[-1]["accuracy"] >= 0.90
     assert np.all(np.diff(h.column("epsilon")) > 0)
@@ -213,8 +215,8 @@ def test_dp_modes_noise_schedule_and_adaptive_clipping(cancer):
 
     part = partition_iid(cancer.x_train, cancer.y_train, num_clients=100, seed=0)
     test = (cancer.x_test, cancer.y_test)
-    kw = dict(rounds=20, clients_per_round=20, local_epochs=2, batch_size=None, learning_rate=0.5, clip_norm=1.0,
-              delta=1e-5, progress=False, seed=0)
+    kw = dict(rounds=20, sampling_rate=0.2, local_epochs=2, batch_size=None, learning_rate=0.5, clip_norm=1.0,
+              delta=1e-5, progress=False, seed=0, noise_seed=0)  # a fixed noise seed: the accuracies are exact
     central = simulate(_logreg(cancer), part, test, mode="central", noise_multiplier=1.8, **kw)
     distributed = simulate(_logreg(cancer), part, test, mode="distributed", noise_multiplier=1.8, **kw)
     assert distributed.records[-1]["epsilon"] == central.records[-1]["epsilon"]
@@ -240,7 +242,7 @@ def test_dp_modes_noise_schedule_and_adaptive_clipping(cancer):
     assert clip[0] == 1.0 and len(set(clip.tolist())) > 10  # C adapts every round
 
     poisson = simulate(_logreg(cancer), part, test, mode="central", noise_multiplier=1.8,
-                       **dict(kw, clients_per_round=None, sampling_rate=0.2, rounds=3))
+                       **dict(kw, rounds=3))
     assert poisson.records[-1]["epsilon"] == pytest.approx(
         central_epsilon(noise_multipliers=[1.8] * 3, sampling_rate=0.2, delta=1e-5))
     assert len({r["participants"] for r in poisson.records}) > 1  # Poisson: the count varies

@@ -45,7 +45,7 @@ def test_private_loop_with_zero_noise_and_no_clipping_is_the_sgd_loop():
     m1, m2 = (models.logistic_regression(5, num_classes=3, seed=2) for _ in "ab")
     h1 = train_dp_sgd(m1, x, y, epochs=2, batch_size=8, learning_rate=0.5, clip_norm=math.inf,
                       noise_multiplier=0.0, delta=1e-5, sampling="shuffle", seed=3,
-                      progress=False)
+                      noise_seed=3, progress=False)  # private lots follow noise_seed: same stream as seed=3
     h2 = train_sgd(m2, x, y, epochs=2, batch_size=8, learning_rate=0.5, seed=3,
                    progress=False)
     for a, b in zip(m1.get_weights(), m2.get_weights()):
@@ -114,7 +114,9 @@ def test_fast_and_vectorized_loops_agree_on_a_cnn_with_empty_lots():
     non-private loop on the same lots must survive them too."""
     x = RNG.normal(size=(16, 8, 8, 1)).astype(np.float32)
     y = RNG.integers(0, 10, 16).astype(np.int32)
-    lot_generator = tf.random.Generator.from_seed(1).split(2)[0]  # as train_dp_sgd does
+    from fldp_teach import randomness
+
+    lot_generator = randomness.tf_generator(randomness.derive(1, 1))  # as train_dp_sgd(noise_seed=1) does
     sizes = [len(poisson_lot(lot_generator, num_examples=16, sampling_rate=1 / 16))
              for _ in range(16)]
     assert 0 in sizes  # the run below does meet empty lots
@@ -123,7 +125,7 @@ def test_fast_and_vectorized_loops_agree_on_a_cnn_with_empty_lots():
         model = models.small_cnn(seed=0)
         h = train_dp_sgd(model, x, y, epochs=1, batch_size=1, learning_rate=0.1,
                          clip_norm=0.5, noise_multiplier=1.0, delta=1e-5, method=method,
-                         seed=1, progress=False)
+                         seed=1, noise_seed=1, progress=False)
         assert h.method == method
         trained[method] = model.get_weights()
     for f, v in zip(trained["fast"], trained["vectorized"]):

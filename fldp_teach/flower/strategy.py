@@ -182,6 +182,7 @@ class DPFedAvg(FedAvg):
             n = int(metrics[self.weighted_by_key]) if self.weighted_by_key in metrics else 1
             received.append(ClientUpdate(update=record_to_weights(msg.content[self.arrayrecord_key]),
                                          num_examples=n, client_id=who))
+        received.sort(key=lambda u: u.client_id)  # in client order, as the simulator sums them
         screened, bad = screen_updates(received, self._global)
         accepted = [ClientUpdate(update=[np.asarray(w) - np.asarray(g) for w, g in zip(u.update, self._global)],
                                  num_examples=u.num_examples, client_id=u.client_id) for u in screened]
