@@ -7,7 +7,7 @@ value, e.g. ``ValueError("epsilon must be > 0, got -1.0")``. NaN fails every che
 from __future__ import annotations
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 
 __all__ = [
     "check_finite",
@@ -82,6 +82,8 @@ def check_unit_interval(name: str, value) -> float:
 def _as_int(name: str, value) -> int:
     if isinstance(value, bool):
         raise ValueError(f"{name} must be an integer, got {value!r}")
+    if isinstance(value, Integral):
+        return int(value)  # exactly, however large (e.g. a 128-bit noise seed; float() would round it)
     try:
         f = float(value)
     except (TypeError, ValueError):

@@ -91,7 +91,10 @@ def _run_privacy(args, parser) -> int:
 
     q, steps = _privacy_setting(args, parser)
     if args.num_examples is not None:
-        check_delta_for_size(args.delta, args.num_examples, allow_large_delta=args.allow_large_delta)
+        try:
+            check_delta_for_size(args.delta, args.num_examples, allow_large_delta=args.allow_large_delta)
+        except ValueError as err:
+            parser.error(str(err).replace("allow_large_delta=True", "--allow-large-delta"))
     elif not args.allow_large_delta and q > 0 and args.delta >= q:
         # N is unknown, but N >= 1/q whenever a lot holds at least one example on average
         parser.error(f"--delta {args.delta:g} is at least q = {q:g}; delta must be < 1/N. Give "
