@@ -40,8 +40,9 @@ def test_two_rounds_of_central_dp_fedavg_on_a_loopback_federation(tmp_path):
         with pytest.raises(RuntimeError, match="already running"):
             deploy.up(2, port=deploy.free_port(), state_dir=state_dir, timeout_s=60)
         done = deploy.run_app(ROOT / "flower-app", state_dir=state_dir, timeout_s=360,
-                              run_config={"rounds": 2, "mode": "central", "noise-multiplier": 1.0,
-                                          "clip-norm": 1.0, "result-file": str(result_file)})
+                              run_config={"rounds": 2, "mode": "central", "noise-multiplier": 0.2,
+                                          "clip-norm": 1.0, "noise-seed": 0,
+                                          "result-file": str(result_file)})
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         result = json.loads(result_file.read_text())
     finally:
@@ -51,6 +52,9 @@ def test_two_rounds_of_central_dp_fedavg_on_a_loopback_federation(tmp_path):
     losses = [result["initial"]["loss"]] + [r["loss"] for r in result["records"]]
     epsilons = [r["epsilon"] for r in result["records"]]
     assert len(result["records"]) == 2
+    # z = 0.2 with a fixed noise seed (teaching; the test must not be a coin flip): with m = 2
+    # clients, z = 1 adds noise of std zC/m = 0.5 per coordinate to the mean update, and whether
+    # 2 such rounds lower the loss depends on the draw (one private run went 0.79 -> 2.44)
     assert losses[-1] < losses[0], losses
     assert 0 < epsilons[0] < epsilons[1], epsilons
     assert all(r["participants"] == 2 and not r["rejected"] for r in result["records"])

@@ -33,7 +33,7 @@ def test_table_matches_the_library_mechanisms_statistically():
     secure sum / m and of the local mean match the table (20,000 coordinates, 3% tolerance)."""
     z, c, m, d = 1.5, 2.0, 16, 20_000
     zero = ClientUpdate(update=[np.zeros(d)], num_examples=1)
-    shares = [dpf.distributed_dp_share(zero, clip_norm=c, noise_multiplier=z, clients_per_round=m, seed=k)
+    shares = [dpf.distributed_dp_share(zero, clip_norm=c, noise_multiplier=z, min_clients=m, seed=k)
               for k in range(m)]
     local = [dpf.local_dp_update(zero, clip_norm=c, noise_multiplier=z, seed=100 + k) for k in range(m)]
     want = noise_stddevs(noise_multiplier=z, clip_norm=c, clients_per_round=m)
