@@ -1,4 +1,5 @@
-"""``fldp-teach flower up N | down | status | run``: a loopback Flower federation (see
+"""``fldp-teach flower up N | down | status | run | simulate N``: a loopback Flower federation, or
+Flower's Simulation Runtime with N virtual SuperNodes (see
 :mod:`fldp_teach.flower.deploy`). Importing this module imports neither Flower nor TensorFlow."""
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ def register_flower(sub):
         description="A loopback Flower federation (insecure, 127.0.0.1 only; every process under a "
         "timeout, PIDs in a state file). `up N` starts a SuperLink and N SuperNodes and returns when "
         "all are healthy; `down` stops them and everything they started; `run` runs flower-app/ on "
-        "them (flwr run). Needs: pip install 'fldp_teach[flower]'. See docs/flower.md.",
+        "them (flwr run); `simulate N` runs flower-app/ in Flower's Simulation Runtime with N virtual "
+        "SuperNodes instead. Needs: pip install 'fldp_teach[flower]'. See docs/flower.md.",
     )
-    p.add_argument("action", choices=["up", "down", "status", "run"])
-    p.add_argument("num_supernodes", nargs="?", type=int, help="N, for `up` (SuperNodes 0..N-1)")
+    p.add_argument("action", choices=["up", "down", "status", "run", "simulate"])
+    p.add_argument("num_supernodes", nargs="?", type=int, help="N, for `up` and `simulate` (SuperNodes 0..N-1)")
     p.add_argument("--port", type=int, default=None, help="SuperLink port for `up` (default 9092)")
     p.add_argument("--state-dir", default=None,
                    help="where PIDs and logs go (default $FLDP_FLOWER_STATE_DIR or ~/.cache/fldp_teach/flower)")
@@ -63,7 +65,18 @@ def run_flower(args, parser) -> int:
     overrides = {}
     for item in (args.run_config or "").split():
         key, _, value = item.partition("=")
-        overrides[key] = json.loads(value) if value[:1] in "-0123456789tf[" else value.strip('"')
+        try:
+            overrides[key] = json.loads(value) if value[:1] in "-0123456789tf[" else value.strip('"')
+        except ValueError:
+            parser.error(f"--run-config: cannot read the value of {key!r}: {value!r}")
+    if args.action == "simulate":
+        if args.num_supernodes is None or args.num_supernodes < 1:
+            parser.error(f"`simulate` needs the number of SuperNodes N >= 1, got {args.num_supernodes}")
+        overrides.setdefault("num-clients", args.num_supernodes)
+        done = deploy.run_simulation(args.app, num_supernodes=args.num_supernodes, run_config=overrides,
+                                     timeout_s=args.timeout)
+        print(done.stdout[-4000:])
+        return done.returncode
     try:
         done = deploy.run_app(args.app, state_dir=args.state_dir, run_config=overrides)
     except RuntimeError as err:

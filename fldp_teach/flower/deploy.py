@@ -30,7 +30,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-__all__ = ["default_state_dir", "up", "down", "status", "run_app", "free_port", "write_flwr_config",
+__all__ = ["default_state_dir", "up", "down", "status", "run_app", "run_simulation", "free_port", "write_flwr_config",
            "DEFAULT_PORT", "CONNECTION"]
 
 DEFAULT_PORT = 9092
@@ -274,3 +274,57 @@ def run_app(app_dir, *, state_dir=None, run_config: dict | None = None, timeout_
         cmd += ["--run-config", " ".join(f"{k}={_toml_value(v)}" for k, v in run_config.items())]
     return subprocess.run(cmd, env=_child_env(Path(state["flwr_home"])), capture_output=True, text=True,
                           timeout=timeout_s, start_new_session=True)
+
+
+def _processes_naming(text: str) -> dict:
+    """{pid: start time} of live processes whose command line contains ``text``."""
+    found = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit() and int(d.name) != os.getpid():
+            try:
+                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            start = _start_time(int(d.name))
+            if start is not None and text in cmd:
+                found[int(d.name)] = start
+    return found
+
+
+def run_simulation(app_dir, *, num_supernodes: int, run_config: dict | None = None, flwr_home=None,
+                   timeout_s: float = 900) -> subprocess.CompletedProcess:
+    """``flwr run <app_dir> fldp-simulation --stream`` in Flower's Simulation Runtime with
+    ``num_supernodes`` virtual SuperNodes, in a private ``$FLWR_HOME`` (default: a new
+    temporary folder). Flower starts a local SuperLink for it and leaves it running; we stop
+    it (and everything else naming that ``$FLWR_HOME``) when the run ends, also on error.
+    ``FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION=1``: the app runs in this environment
+    (Flower would otherwise try to install ``fldp_teach[flower]`` into a fresh one per run)."""
+    import tempfile
+
+    n = int(num_supernodes)
+    if n < 1:
+        raise ValueError(f"num_supernodes must be >= 1, got {num_supernodes}")
+    home = Path(flwr_home) if flwr_home is not None else Path(tempfile.mkdtemp(prefix="fldp-flwr-sim-"))
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text(
+        '[superlink]\ndefault = "fldp-simulation"\n\n[superlink.fldp-simulation]\n'
+        f'address = ":local:"\noptions.num-supernodes = {n}\n')
+    env = dict(_child_env(home), FLWR_DISABLE_RUNTIME_DEPENDENCY_INSTALLATION="1")
+    cmd = [_exe("flwr"), "run", str(Path(app_dir).resolve()), "fldp-simulation", "--stream"]
+    if run_config:
+        cmd += ["--run-config", " ".join(f"{k}={_toml_value(v)}" for k, v in run_config.items())]
+    try:
+        return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout_s,
+                              start_new_session=True, cwd=str(home))
+    finally:
+        left = _processes_naming(str(home))
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid, start in left.items():
+                if _start_time(pid) == start:
+                    try:
+                        os.kill(pid, sig)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+            deadline = time.monotonic() + 10
+            while any(_start_time(p) == s for p, s in left.items()) and time.monotonic() < deadline:
+                time.sleep(0.1)
