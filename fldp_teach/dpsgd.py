@@ -8,7 +8,7 @@ Privacy", CCS 2016, Algorithm 1 (Differentially private SGD), for a lot L_t of e
     Add noise          g̃_t ← (1/L) (Σ_i ḡ_t(x_i) + N(0, σ²C²I))
     Descent            θ_{t+1} ← θ_t − η_t g̃_t
 
-The paper's σ is our ``noise_multiplier`` z (the noise *relative to* C, NOTATION.md), and its
+The paper's σ is our ``noise_multiplier`` z (the noise *relative to* C), and its
 L is the *expected* lot size: ``sampling_rate · num_examples`` = qN under Poisson sampling, or
 the fixed ``batch_size`` B for shuffled fixed-size batches. Dividing by the expected (not the
 realised) lot size matters: the realised size of a Poisson lot is itself private.

@@ -415,7 +415,7 @@ def rdp_sampled_gaussian_without_replacement(
     ``NeighboringRelation.REPLACE_ONE``.
 
     Convention: ``noise_multiplier`` is z = σ/C, C the clip norm of one record's contribution
-    (NOTATION.md). Replacing one record changes a sum of clipped contributions by up to 2C, so
+    (the course's notation). Replacing one record changes a sum of clipped contributions by up to 2C, so
     the base mechanism is a Gaussian with multiplier z/2: ε(α) = α/(2(z/2)²) = 2α/z², four
     times the add/remove figure. m = K (no sampling) gives exactly 2α/z²; z = 0 gives ∞;
     α = ∞ gives ∞. Orders must be > 1.

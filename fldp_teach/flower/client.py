@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class FlowerRunConfig:
     """The ``[tool.flwr.app.config]`` of the Flower app, typed and validated. Names are the
-    library's (NOTATION.md) with dashes, as Flower's config keys are written."""
+    library's notation (z, C, q, δ) spelled out, with dashes, as Flower's config keys are written."""
 
     num_clients: int = 2
     rounds: int = 2
