@@ -11,7 +11,10 @@ def describe_device() -> str:
     ``"TensorFlow 2.21.0 on CPU (no GPU visible)"`` or ``"TensorFlow 2.21.0 on GPU: /physical_device:GPU:0"``."""
     import tensorflow as tf
 
-    gpus = tf.config.list_physical_devices("GPU")
+    from fldp_teach._quiet_tf import filtered_stderr
+
+    with filtered_stderr():  # the first device query prints "failed call to cuInit" without CUDA
+        gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         names = ", ".join(g.name for g in gpus)
         return f"TensorFlow {tf.__version__} on GPU: {names}"

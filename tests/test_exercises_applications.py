@@ -11,7 +11,7 @@ from fldp_teach.simulation import roc_auc
 def test_precision_recall_checker(capsys):
     assert check_precision_recall(lambda y, s, t: (threshold_metrics(y, s, t)["precision"],
                                                    threshold_metrics(y, s, t)["recall"]))
-    assert "✅" in capsys.readouterr().out
+    assert "Correct." in capsys.readouterr().out
     assert not check_precision_recall(lambda y, s, t: (threshold_metrics(y, s, t)["recall"],
                                                        threshold_metrics(y, s, t)["precision"]))
     assert "swapped" in capsys.readouterr().out
@@ -25,7 +25,7 @@ def test_precision_recall_checker(capsys):
 
 def test_auc_checker(capsys):
     assert check_auc(roc_auc)
-    assert "✅" in capsys.readouterr().out
+    assert "Correct." in capsys.readouterr().out
     assert not check_auc(lambda y, s: 1 - roc_auc(y, s))
     assert "1 − AUC" in capsys.readouterr().out
 

@@ -7,7 +7,7 @@ from fldp_teach.exercises.flower import check_flower_epsilon, check_node_config
 
 def test_node_config_checker(capsys):
     assert check_node_config(lambda i, n: f"partition-id={i} num-partitions={n}")
-    assert "✅" in capsys.readouterr().out
+    assert "Correct." in capsys.readouterr().out
     assert not check_node_config(lambda i, n: f"partition_id={i} num_partitions={n}")
     assert "dashes" in capsys.readouterr().out
     assert not check_node_config(lambda i, n: f"partition-id={i + 1} num-partitions={n}")
@@ -30,7 +30,7 @@ def _library(cfg, q=None, last=False):
 
 def test_flower_epsilon_checker(capsys):
     assert check_flower_epsilon(_library)
-    assert "✅" in capsys.readouterr().out
+    assert "Correct." in capsys.readouterr().out
     assert not check_flower_epsilon(lambda cfg: _library(cfg, q=1.0))
     assert "sampling rate" in capsys.readouterr().out
     assert not check_flower_epsilon(lambda cfg: _library(cfg, last=True))

@@ -1,7 +1,7 @@
 """Checkers for the exercises of notebook 06 (RDP accounting).
 
 Each checker calls the student's function on several inputs, compares with the library, prints
-✅ or a hint through :func:`fldp_teach.exercises.report`, and returns True/False. It never
+"Correct." or a hint through :func:`fldp_teach.exercises.report`, and returns True/False. It never
 raises, so an unfinished exercise (``...`` returns None) just prints a hint.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@ bound of an (ε, δ)-DP model, and reading an input back out of a Dense layer's 
 
 Each checker calls the student's function on several inputs, compares with the library
 (:mod:`fldp_teach.membership`, and the formula of :mod:`fldp_teach.inversion` in numpy), prints
-✅ or a hint through :func:`fldp_teach.exercises.report`, and returns True/False. It never
+"Correct." or a hint through :func:`fldp_teach.exercises.report`, and returns True/False. It never
 raises, so an unfinished exercise (``...`` returns None) just prints a hint.
 """
 from __future__ import annotations

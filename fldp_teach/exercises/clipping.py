@@ -1,6 +1,6 @@
 """Checkers for the exercises of notebook 04 (clipping).
 
-Each checker compares the student's function with ``fldp_teach.clipping``, prints ✅ or a hint
+Each checker compares the student's function with ``fldp_teach.clipping``, prints "Correct." or a hint
 (:func:`fldp_teach.exercises.report`) and returns True/False; it never raises (numpy warnings of
 a naive answer, e.g. 0/0 on the zero vector, are silenced and reported as a hint instead).
 """

@@ -1,5 +1,5 @@
 """Checkers for the exercises of notebook 09 (local vs central vs distributed DP). Each prints
-✅ or a hint via :func:`fldp_teach.exercises.report` and returns True/False; none raises."""
+"Correct." or a hint via :func:`fldp_teach.exercises.report` and returns True/False; none raises."""
 from __future__ import annotations
 
 import math

@@ -3,7 +3,7 @@
 Each checker compares the student's answer with the library
 (:func:`fldp_teach.plots.dp_fedavg.server_noise_stddev`,
 :func:`fldp_teach.accounting.dp_sgd_epsilon`, :func:`fldp_teach.accounting.calibrate_noise_multiplier`),
-prints ✅ or a hint through :func:`fldp_teach.exercises.report`, and returns True/False. It never
+prints "Correct." or a hint through :func:`fldp_teach.exercises.report`, and returns True/False. It never
 raises, so an unfinished exercise just prints a hint.
 """
 from __future__ import annotations

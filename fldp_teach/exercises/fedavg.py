@@ -1,7 +1,7 @@
 """Checkers for the exercises of notebook 07 (FedAvg without noise).
 
 Each checker calls the student's function on several inputs, compares it with the library
-(:func:`fldp_teach.fedavg.aggregate`, :func:`fldp_teach.fedavg.weights_nbytes`), prints ✅ or a
+(:func:`fldp_teach.fedavg.aggregate`, :func:`fldp_teach.fedavg.weights_nbytes`), prints "Correct." or a
 hint through :func:`fldp_teach.exercises.report`, and returns True/False. It never raises, so an
 unfinished exercise (``...`` returns None) just prints a hint.
 """

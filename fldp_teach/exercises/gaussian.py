@@ -1,6 +1,6 @@
 """Checkers for the exercises of notebook 03 (the Gaussian mechanism; claim C1).
 
-Each checker compares the student's function with ``fldp_teach.mechanisms``, prints ✅ or a hint
+Each checker compares the student's function with ``fldp_teach.mechanisms``, prints "Correct." or a hint
 (:func:`fldp_teach.exercises.report`) and returns True/False; it never raises.
 """
 from __future__ import annotations

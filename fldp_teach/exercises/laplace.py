@@ -1,7 +1,7 @@
 """Checkers for the exercises of notebook 02 (the Laplace mechanism).
 
 Each checker compares the student's function with the library or with a formula written out in
-its docstring, prints ✅ or a hint (:func:`fldp_teach.exercises.report`) and returns True/False;
+its docstring, prints "Correct." or a hint (:func:`fldp_teach.exercises.report`) and returns True/False;
 it never raises, so an unfinished exercise just prints a hint.
 """
 from __future__ import annotations
