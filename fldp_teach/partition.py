@@ -179,7 +179,7 @@ def partition_dirichlet(x, y, *, num_clients: int, alpha: float, seed: int | Non
                 parts[k].append(piece)
         index_lists = [np.concatenate(p) for p in parts]
         if min(len(ix) for ix in index_lists) >= min_size:
-            return _build(x, y, index_lists, num_classes, f"dirichlet(alpha={alpha:g})")
+            return _build(x, y, index_lists, num_classes, f"dirichlet(alpha={alpha:.4g})")
     raise ValueError(
         f"no draw gave every client >= {min_size} examples in {max_tries} tries with "
         f"alpha={alpha:g}, num_clients={num_clients}: increase alpha or lower min_size"
@@ -235,7 +235,7 @@ def partition_quantity(x, y, *, num_clients: int, alpha: float, seed: int | None
     extra = _split_by_proportions(rest, rng.dirichlet(np.full(num_clients, alpha)))
     index_lists = [np.concatenate([base[k * min_size:(k + 1) * min_size], extra[k]])
                    for k in range(num_clients)]
-    return _build(x, y, index_lists, num_classes, f"quantity(alpha={alpha:g})")
+    return _build(x, y, index_lists, num_classes, f"quantity(alpha={alpha:.4g})")
 
 
 def partition_by_feature(x, y, *, feature, num_clients: int | None = None,

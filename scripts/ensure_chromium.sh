@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs Debian's Chromium for the browser test (tests/test_browser.py) when it is missing.
+# Installs Debian's Chromium and the Noto CJK and emoji fonts for the browser test (tests/test_browser.py) when missing.
 # Playwright drives this system browser (started by the test, attached over CDP);
 # `playwright install` is never used (it downloads browsers from a CDN).
 # Always exits 0: without Chromium the browser test is skipped with the reason, except under
@@ -16,7 +16,13 @@ have_chromium() {
   done
   return 1
 }
-have_chromium && exit 0
+have_fonts() {  # the course quotes Chinese: without a CJK font the browser shows empty boxes
+  command -v fc-list >/dev/null 2>&1 && fc-list 2>/dev/null | grep -qi "Noto Sans CJK"
+}
+packages=""
+have_chromium || packages="chromium"
+have_fonts || packages="$packages fonts-noto-cjk fonts-noto-color-emoji"
+[ -z "$packages" ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "WARNING: no apt-get; install Chromium yourself (or set FLDP_CHROMIUM) for the browser test."
   exit 0
@@ -30,14 +36,15 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 0
   fi
 fi
-echo "Installing Debian's chromium for the browser test (apt-get install chromium)..."
+echo "Installing for the browser test: apt-get install$packages ..."
 log="$(mktemp)"
 if $SUDO apt-get update -q >"$log" 2>&1 \
-   && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >>"$log" 2>&1 \
+   && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $packages >>"$log" 2>&1 \
    && have_chromium; then
+  have_fonts || echo "WARNING: no Noto CJK font after the install: Chinese text will show as boxes in screenshots."
   rm -f "$log"
 else
-  echo "WARNING: could not install chromium; the browser test will be skipped (it fails under CI=true). apt output:"
+  echo "WARNING: could not install$packages; the browser test will be skipped (it fails under CI=true). apt output:"
   tail -n 15 "$log"
   rm -f "$log"
 fi

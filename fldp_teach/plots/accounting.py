@@ -45,6 +45,7 @@ from fldp_teach.accounting import (
     rdp_sampled_gaussian,
 )
 from fldp_teach.mechanisms import analytic_gaussian_delta
+from fldp_teach.plots import MIN_FONT_SIZE, integer_ticks
 
 __all__ = [
     "amplified_gaussian_epsilon",
@@ -187,7 +188,7 @@ def plot_composition(noise_multiplier, sampling_rate, steps, delta, *, pld=None,
     ax.set_title(f"DP-SGD privacy cost: z = {noise_multiplier:g}, q = {sampling_rate:g}, "
                  f"δ = {delta:g}")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=MIN_FONT_SIZE, loc="upper left")
     return fig
 
 
@@ -216,7 +217,7 @@ def plot_attacker_odds(epsilons=(0.1, 1.0, 3.0, 8.0), *, ax=None) -> Figure:
     ax.set_xlabel("attacker's prior belief P(person in data)")
     ax.set_ylabel("largest posterior belief")
     ax.set_title("What ε allows an attacker to learn (odds grow by at most e^ε)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=MIN_FONT_SIZE)
     ax.grid(alpha=0.3)
     return fig
 
@@ -239,11 +240,12 @@ def plot_poisson_vs_shuffled(*, noise_multiplier, batch_size, num_examples, max_
     ax.plot(epochs, shuffled, "-", color="tab:red", label="shuffled batches, charged soundly")
     ax.plot(epochs, poisson, "--", color="tab:green", label="as if Poisson sampled (q = B/N)")
     ax.set_xlabel("epochs")
+    integer_ticks(ax)
     ax.set_ylabel("ε (improved RDP conversion)")
     ax.set_yscale("log")
     ax.set_title(f"Same run, two accountings: z = {noise_multiplier:g}, B = {batch_size}, "
                  f"N = {num_examples}, δ = {delta:g}")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=MIN_FONT_SIZE)
     ax.grid(alpha=0.3, which="both")
     return fig
 
@@ -268,8 +270,8 @@ def plot_ledger(accountant: RdpAccountant, *, delta, ax=None) -> Figure:
     labels = [r[0] for r in rows]
     values = [r[1] for r in rows]
     bars = ax.bar(range(len(rows)), values, color="tab:blue")
-    ax.bar_label(bars, fmt="%.2f", fontsize=8)
-    ax.set_xticks(range(len(rows)), labels, rotation=15, fontsize=8)
+    ax.bar_label(bars, fmt="%.2f", fontsize=MIN_FONT_SIZE)
+    ax.set_xticks(range(len(rows)), labels, rotation=15, fontsize=MIN_FONT_SIZE)
     ax.set_xlabel("ledger entry (training phase)")
     ax.set_ylabel(f"cumulative ε at δ = {delta:g}")
     ax.set_title("Privacy ledger: ε spent after each phase")

@@ -24,6 +24,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from fldp_teach._validation import check_finite
+from fldp_teach.plots import MIN_FONT_SIZE
 
 __all__ = [
     "majority_accuracy",
@@ -120,7 +121,7 @@ def plot_fraud_threshold(labels, scores_by_model: Mapping[str, Sequence[float]],
     ax_roc.set_xlabel("false-positive rate FPR (legitimate flagged)")
     ax_roc.set_ylabel("true-positive rate TPR = recall (fraud caught)")
     ax_roc.set_title(f"ROC curves; dots: flag iff P(fraud) ≥ {t:.2f}")
-    ax_roc.legend(fontsize=8, loc="lower right")
+    ax_roc.legend(fontsize=MIN_FONT_SIZE, loc="lower right")
     ax_roc.grid(True, alpha=0.3)
 
     width = 0.8 / len(names)
@@ -135,7 +136,7 @@ def plot_fraud_threshold(labels, scores_by_model: Mapping[str, Sequence[float]],
     ax_bar.set_yticks(np.linspace(0, 1, 6))
     ax_bar.set_ylabel("value at the threshold")
     ax_bar.set_title(f"At threshold {t:.2f}: accuracy hides missed fraud")
-    ax_bar.legend(fontsize=8, loc="upper center", ncol=2)
+    ax_bar.legend(fontsize=MIN_FONT_SIZE, loc="upper center", ncol=2)
     return ax_roc.figure
 
 
@@ -155,6 +156,6 @@ def plot_training_curves(curves: Mapping[str, tuple], *, xlabel: str, ylabel: st
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=MIN_FONT_SIZE)
     ax.grid(True, alpha=0.3)
     return ax.figure

@@ -22,6 +22,7 @@ from fldp_teach.membership import (
     group_privacy,
 )
 from fldp_teach.membership_experiment import MembershipTrial
+from fldp_teach.plots import MIN_FONT_SIZE
 
 __all__ = [
     "plot_roc_curves",
@@ -80,7 +81,7 @@ def plot_roc_curves(trials: Sequence[MembershipTrial], *, epsilon=None, delta=1e
     ax.set_xlabel("false positive rate FPR (non-members called members)")
     ax.set_ylabel("true positive rate TPR")
     ax.set_title("Membership inference: loss-threshold attack" + (" (log–log)" if log else ""))
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=MIN_FONT_SIZE)
     ax.grid(True, alpha=0.3)
     return fig
 
@@ -112,7 +113,7 @@ def plot_advantage_vs_epsilon(trials: Sequence[MembershipTrial], *, delta=1e-5, 
     ax.set_xlabel(r"privacy parameter $\varepsilon$ (δ = " + f"{delta:g})")
     ax.set_ylabel("membership advantage TPR − FPR")
     ax.set_title("Membership advantage shrinks with ε and stays under the DP bound")
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", fontsize=MIN_FONT_SIZE)
     ax.grid(True, which="both", alpha=0.3)
     return fig
 
@@ -134,7 +135,7 @@ def plot_group_privacy(*, epsilon, delta=1e-5, max_group_size=10, ax=None) -> Fi
     ax.set_ylabel("advantage bound")
     ax.set_ylim(0, 1.05)
     ax.set_title("Group privacy: protection fades as kε")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=MIN_FONT_SIZE)
     ax.grid(True, alpha=0.3)
     return fig
 
@@ -212,6 +213,6 @@ def plot_inversion_at_noise(sweep, noise_multiplier, *, trial=0) -> Figure:
     ax_c.set_xlabel("noise multiplier z (noise std zC on the summed update)")
     ax_c.set_ylabel(r"cosine similarity $\cos\angle(\hat x, x)$")
     ax_c.set_title("Reconstruction quality vs DP-SGD noise")
-    ax_c.legend(loc="lower left", fontsize=8)
+    ax_c.legend(loc="lower left", fontsize=MIN_FONT_SIZE)
     ax_c.grid(True, which="both", alpha=0.3)
     return fig

@@ -21,6 +21,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from fldp_teach._validation import check_open_unit, check_positive_int
+from fldp_teach.plots import integer_ticks, legend_below
+
 
 __all__ = ["schedule_epsilons", "plot_noise_schedule", "plot_privacy_utility"]
 
@@ -61,21 +63,23 @@ def plot_noise_schedule(noise_schedule: Sequence[float], *, num_examples: Sequen
     ax_z, ax_e = axes
     kw = dict(num_examples=num_examples, batch_size=batch_size, local_epochs=local_epochs, delta=delta)
     eps = schedule_epsilons(schedule, **kw)
-    ax_z.step(rounds, schedule, where="mid", color="C1", label="schedule")
-    ax_e.plot(rounds, eps, "o-", ms=3, color="C1", label=f"schedule: ε = {eps[-1]:.2f} after {len(rounds)} rounds")
+    ax_z.step(rounds, schedule, where="mid", color="C1", lw=2.5, zorder=3, label="schedule")  # on top: visible where it equals the constant
+    ax_e.plot(rounds, eps, "o-", ms=3, color="C1", lw=2, zorder=3, label=f"schedule: ε = {eps[-1]:.2f} after {len(rounds)} rounds")
     if constant is not None:
         eps_c = schedule_epsilons([constant] * len(schedule), **kw)
         ax_z.axhline(constant, color="C0", ls="--", label=f"constant z = {constant:g}")
         ax_e.plot(rounds, eps_c, "s--", ms=3, color="C0", label=f"constant z = {constant:g}: ε = {eps_c[-1]:.2f}")
     ax_z.set_xlabel("round")
+    integer_ticks(ax_z)
     ax_z.set_ylabel("noise multiplier z = σ/C")
     ax_z.set_ylim(0, max(schedule.max(), constant or 0) * 1.15)
     ax_z.set_title("Noise schedule (article §3.2 Step 7, C6)")
     ax_e.set_xlabel("round")
+    integer_ticks(ax_e)
     ax_e.set_ylabel(f"record-level ε spent (δ = {delta:g})")
     ax_e.set_title("The accountant charges every phase")
     for ax in (ax_z, ax_e):
-        ax.legend(fontsize=8)
+        ax.legend()
         ax.grid(True, alpha=0.3)
     return ax_z.figure
 
@@ -106,5 +110,5 @@ def plot_privacy_utility(rows: Sequence[dict], *, axes=None) -> Figure:
         ax.set_ylabel("test " + ("AUC" if metric == "auc" else "accuracy"))
         ax.set_title(f"{'AUC' if metric == 'auc' else 'Accuracy'} vs privacy spent")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=7, loc="lower right")
+    legend_below(axes[0], ncol=2)  # below the axes: it covered a point
     return axes[0].figure

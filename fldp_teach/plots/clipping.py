@@ -16,11 +16,15 @@ Taught in notebooks/04_clipping.ipynb.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from matplotlib.figure import Figure
 
 from fldp_teach._validation import check_non_negative, check_positive, check_positive_int, check_unit_interval
 from fldp_teach.clipping import adaptive_clip_norm_update, clipped_mean_bias_variance
+from fldp_teach.plots import MIN_FONT_SIZE
+
 
 __all__ = [
     "clipping_tradeoff_curves",
@@ -49,19 +53,33 @@ def clipping_tradeoff_curves(vectors, *, clip_norms, noise_multiplier) -> dict:
     """For each C in ``clip_norms``: the bias, the per-coordinate noise std zC/B, the RMSE
     sqrt(bias² + d(zC/B)²) and the fraction clipped of the DP mean of ``vectors`` ([B, d]),
     from ``clipping.clipped_mean_bias_variance``. Returns a dict of arrays (keys ``clip_norms``,
-    ``bias``, ``noise_stddev``, ``rmse``, ``fraction_clipped``) and ``best_clip_norm`` (the
-    grid point with the smallest RMSE)."""
+    ``bias``, ``noise_stddev``, ``rmse``, ``fraction_clipped``) and ``best_clip_norm`` (the C with
+    the smallest RMSE, refined between the grid neighbours of the best grid point, so that it
+    does not depend on the grid)."""
+    from scipy.optimize import minimize_scalar
+
     v = _as_vectors(vectors)
     grid = np.asarray(clip_norms, dtype=float)
     errors = [clipped_mean_bias_variance(v, clip_norm=c, noise_multiplier=noise_multiplier) for c in grid]
     rmse = np.sqrt([e.mse for e in errors])
+    # the sweet spot, refined between the grid neighbours of the best grid point (bounded Brent
+    # search in log C): the same C whatever grid a table or a widget uses
+    i = int(np.argmin(rmse))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, len(grid) - 1)]
+    best = grid[i]
+    if hi > lo:
+        found = minimize_scalar(
+            lambda log_c: clipped_mean_bias_variance(v, clip_norm=math.exp(log_c), noise_multiplier=noise_multiplier).mse,
+            bounds=(math.log(lo), math.log(hi)), method="bounded", options={"xatol": 1e-6})
+        if found.fun <= rmse[i] ** 2:
+            best = math.exp(found.x)
     return {
         "clip_norms": grid,
         "bias": np.array([e.bias for e in errors]),
         "noise_stddev": noise_multiplier * grid / v.shape[0],
         "rmse": rmse,
         "fraction_clipped": np.array([e.fraction_clipped for e in errors]),
-        "best_clip_norm": float(grid[int(np.argmin(rmse))]),
+        "best_clip_norm": float(best),
     }
 
 
@@ -76,7 +94,7 @@ def plot_norm_histogram(norms, clip_norm, *, ax=None) -> Figure:
     ax.set_xlabel(r"per-example gradient norm $\|g_i\|_2$")
     ax.set_ylabel("number of examples")
     ax.set_title(f"{np.mean(norms > clip_norm):.0%} of the examples are clipped (‖g_i‖ > C)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=MIN_FONT_SIZE)
     return fig
 
 
@@ -120,7 +138,7 @@ def plot_clipping_tradeoff(vectors, clip_norm, *, noise_multiplier=1.0, clip_nor
               if noise_multiplier > 0 else np.inf, curves["bias"][curves["bias"] > 0].min(initial=np.inf))
     if np.isfinite(low):
         ax_t.set_ylim(bottom=low / 100)  # free space under the curves for the legend
-    ax_t.legend(fontsize=7, loc="lower right")
+    ax_t.legend()
     ax_t.grid(True, which="both", alpha=0.3)
     return fig
 
@@ -162,6 +180,6 @@ def plot_adaptive_clipping(norms, *, clip_norm, target_quantile=0.5, learning_ra
     ax.set_ylabel("clip norm C_t")
     ax.set_title(rf"$C \leftarrow C\,\exp(-\eta(\tilde b - \gamma))$, γ = {target_quantile:g}, η = {learning_rate:g}, "
                  rf"$\sigma_b$ = {count_stddev:g}")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=MIN_FONT_SIZE)
     ax.grid(True, which="both", alpha=0.3)
     return fig

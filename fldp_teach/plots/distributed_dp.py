@@ -37,6 +37,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from fldp_teach._validation import check_non_negative, check_open_unit, check_positive, check_positive_int
+from fldp_teach.plots import MIN_FONT_SIZE, integer_ticks
+
 
 __all__ = [
     "noise_stddevs",
@@ -136,7 +138,7 @@ def plot_noise_placement(noise_multiplier, clip_norm, clients_per_round, *, roun
     ax_std.set_xlabel("clients per round m")
     ax_std.set_ylabel("noise std per coordinate")
     ax_std.set_title(f"Where the noise ends up (z = {z:.2f}, C = {c:.2f})")
-    ax_std.legend(fontsize=8, loc="lower left")
+    ax_std.legend(fontsize=MIN_FONT_SIZE, loc="lower left")
     ax_std.grid(True, which="both", alpha=0.3)
 
     eps_sum = message_epsilon(noise_multiplier=z, rounds=rounds, delta=delta)
@@ -152,7 +154,7 @@ def plot_noise_placement(noise_multiplier, clip_norm, clients_per_round, *, roun
     ax_eps.set_xlabel("clients per round m")
     ax_eps.set_ylabel(f"ε after {rounds} rounds (δ = {delta:g})")
     ax_eps.set_title("Distributed DP needs secure aggregation")
-    ax_eps.legend(fontsize=8, loc="upper left")
+    ax_eps.legend(fontsize=MIN_FONT_SIZE, loc="upper left")
     ax_eps.grid(True, which="both", alpha=0.3)
     return ax_std.figure
 
@@ -185,6 +187,7 @@ def plot_equal_epsilon_utility(runs: Mapping[str, Mapping[float, tuple]], epsilo
         ax_e.axhline(baseline[1][-1], color="k", lw=1, label="no DP")
     ax_e.axvline(epsilon, color="k", lw=0.8, alpha=0.5)
     ax_r.set_xlabel("round")
+    integer_ticks(ax_r)
     ax_r.set_ylabel("test accuracy")
     ax_r.set_title(f"Same privacy, ε = {epsilon:g}: accuracy per round")
     ax_e.set_xscale("log")
@@ -197,5 +200,5 @@ def plot_equal_epsilon_utility(runs: Mapping[str, Mapping[float, tuple]], epsilo
     for ax in (ax_r, ax_e):
         ax.set_ylim(0, 1)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=MIN_FONT_SIZE, loc="lower right")
     return ax_r.figure

@@ -34,6 +34,7 @@ from fldp_teach.mechanisms import (
     randomized_response_standard_error,
     randomized_response_truth_probability,
 )
+from fldp_teach.plots import MIN_FONT_SIZE
 
 __all__ = [
     "membership_success_bound",
@@ -117,7 +118,7 @@ def plot_membership_game(epsilon, *, trials=20_000, max_epsilon=5.0, seed=0, ax=
     ax.set_ylabel("P[adversary guesses membership right]")
     ax.set_ylim(0.45, 1.01)
     ax.set_title("Membership game: no adversary beats the DP bound")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=MIN_FONT_SIZE)
     ax.grid(True, alpha=0.3)
     return fig
 
@@ -166,7 +167,7 @@ def plot_randomized_response(epsilon, *, num_examples=1000, true_proportion=0.3,
     ax_hist.set_xlabel(r"estimate $\hat\pi$ of the proportion of ones")
     ax_hist.set_ylabel("density")
     ax_hist.set_title(f"Randomized response, ε = {epsilon:.2f}, n = {num_examples}")
-    ax_hist.legend(fontsize=8)
+    ax_hist.legend(fontsize=MIN_FONT_SIZE)
 
     grid = np.linspace(0.05, max(max_epsilon, epsilon), 200)
     ax_se.plot(grid, [randomized_response_standard_error(true_proportion=pi, num_examples=num_examples,
@@ -179,6 +180,6 @@ def plot_randomized_response(epsilon, *, num_examples=1000, true_proportion=0.3,
     ax_se.set_xlabel(r"privacy parameter $\varepsilon$")
     ax_se.set_ylabel(r"standard error of $\hat\pi$")
     ax_se.set_title("The price of local privacy")
-    ax_se.legend(fontsize=8)
+    ax_se.legend(fontsize=MIN_FONT_SIZE)
     ax_se.grid(True, which="both", alpha=0.3)
     return fig

@@ -27,6 +27,8 @@ from fldp_teach._validation import check_non_negative, check_open_unit, check_po
 from fldp_teach.accounting import DEFAULT_ORDERS, dp_sgd_epsilon, epsilon_from_rdp, rdp_sampled_gaussian
 from fldp_teach.dp_fedavg import central_dp_aggregate
 from fldp_teach.fedavg import ClientUpdate, aggregate
+from fldp_teach.plots import MIN_FONT_SIZE, integer_ticks
+
 
 __all__ = [
     "server_noise_stddev",
@@ -93,7 +95,7 @@ def plot_epsilon_over_rounds(*, noise_multiplier: float, sampling_rate: float, r
     ax.set_ylabel(r"user-level $\varepsilon$ (log scale)")
     ax.set_title(f"Central DP-FedAvg: ε over rounds at q = {sampling_rate:.2f}, δ = {delta:g}")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=MIN_FONT_SIZE, loc="lower right")
     return fig
 
 
@@ -153,7 +155,7 @@ def plot_one_client_shift(attacker_norms: Sequence[float], *, honest_updates: Se
     ax.set_ylabel(r"shift of the averaged update $\|\bar\Delta - \bar\Delta_{-k}\|$")
     ax.set_title(f"One client's influence, clip norm C = {clip_norm:g}")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=MIN_FONT_SIZE, loc="upper left")
     return fig
 
 
@@ -168,7 +170,7 @@ def plot_privacy_utility(points: Mapping[float, tuple[float, float]], *, baselin
     acc = np.array([points[z][1] for z in zs])
     ax.plot(eps, acc, "o-", color="C0", label="central DP-FedAvg")
     for z, e, a in zip(zs, eps, acc):
-        ax.annotate(f"z={z:g}", (e, a), textcoords="offset points", xytext=(4, -12), fontsize=7)
+        ax.annotate(f"z={z:g}", (e, a), textcoords="offset points", xytext=(4, -12), fontsize=MIN_FONT_SIZE)
     if highlight is not None:
         e, a = points[highlight]
         ax.plot([e], [a], "o", ms=14, mfc="none", mec="C3", mew=2, label=f"z = {highlight:g}")
@@ -181,7 +183,7 @@ def plot_privacy_utility(points: Mapping[float, tuple[float, float]], *, baselin
     ax.set_ylabel("test accuracy")
     ax.set_title("Privacy–utility trade-off")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=MIN_FONT_SIZE, loc="lower right")
     return fig
 
 
@@ -198,12 +200,14 @@ def plot_clip_norm_trace(histories: Mapping[str, object], *, axes=None) -> Figur
         ax_a.plot(h.column("round"), h.column("accuracy"), color=f"C{i}", label=label)
     ax_c.set_yscale("log")
     ax_c.set_xlabel("round r")
+    integer_ticks(ax_c)
     ax_c.set_ylabel("clip norm C (log scale)")
     ax_c.set_title("Clip norm per round")
     ax_a.set_xlabel("round r")
+    integer_ticks(ax_a)
     ax_a.set_ylabel("test accuracy")
     ax_a.set_title("Accuracy per round")
     for ax in axes:
         ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=MIN_FONT_SIZE)
     return ax_c.figure

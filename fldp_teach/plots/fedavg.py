@@ -22,6 +22,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from fldp_teach._validation import check_unit_interval
+from fldp_teach.plots import integer_ticks, legend_below
+
 
 __all__ = [
     "plot_label_histogram",
@@ -64,7 +66,7 @@ def plot_label_histogram(partition, *, class_names=None, max_clients: int = 30, 
     ax.set_title(f"{partition.method}: mean label entropy {entropy:.2f} bits "
                  f"(max {np.log2(num_classes):.2f}){shown}")
     ax.set_xticks(clients if len(clients) <= 20 else clients[::5])
-    ax.legend(title="class", fontsize=7, title_fontsize=8, ncol=1 if num_classes <= 10 else 2,
+    ax.legend(title="class", ncol=1 if num_classes <= 10 else 2,
               loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
@@ -120,9 +122,10 @@ def plot_accuracy_and_bytes(histories: Mapping[str, object], *, target: float | 
         ax.set_ylabel("test accuracy")
         ax.grid(True, alpha=0.3)
     ax_r.set_xlabel("round r")
+    integer_ticks(ax_r)
     ax_r.set_title("Accuracy per round")
     ax_b.set_xscale("log")
     ax_b.set_xlabel("megabytes sent so far, down + up (MB, log scale)")
     ax_b.set_title("Accuracy per megabyte (article §3.3, C3)")
-    ax_r.legend(fontsize=8, loc="lower right")
+    legend_below(ax_r, ncol=3)  # many runs: below the axes, off the curves
     return fig

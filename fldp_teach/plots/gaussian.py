@@ -33,6 +33,7 @@ from fldp_teach.mechanisms import (
     multiplicative_noise,
     multiplicative_privacy_loss,
 )
+from fldp_teach.plots import MIN_FONT_SIZE
 
 __all__ = [
     "classic_formula_stddev",
@@ -101,7 +102,7 @@ def plot_gaussian_stddev(epsilon, delta, *, l2_sensitivity=1.0, max_epsilon=10.0
     ax_s.set_xlabel(r"privacy parameter $\varepsilon$")
     ax_s.set_ylabel(rf"noise std $\sigma$ (Δ₂ = {d2:g})")
     ax_s.set_title(f"Gaussian noise for (ε, δ = {delta:.0e})")
-    ax_s.legend(fontsize=8, loc="lower left")
+    ax_s.legend(fontsize=MIN_FONT_SIZE, loc="lower left")
     ax_s.grid(True, which="both", alpha=0.3)
 
     ax_d.axhline(1.0, color="k", lw=1)
@@ -116,7 +117,7 @@ def plot_gaussian_stddev(epsilon, delta, *, l2_sensitivity=1.0, max_epsilon=10.0
     ax_d.set_xlabel(r"privacy parameter $\varepsilon$")
     ax_d.set_ylabel(r"exact $\delta(\sigma)$ / target $\delta$")
     ax_d.set_title("Balle–Wang condition: is the promise kept?")
-    ax_d.legend(fontsize=8, loc="lower right")
+    ax_d.legend(fontsize=MIN_FONT_SIZE, loc="lower right")
     ax_d.grid(True, which="both", alpha=0.3)
     return fig
 
@@ -179,7 +180,7 @@ def plot_multiplicative_leak(*, stddev=0.5, value_a=1.0, value_b=3.0, stddevs=No
     ax_h.set_xlabel("released value y")
     ax_h.set_ylabel("density")
     ax_h.set_title(f"One release at σ = {stddev:g}")
-    ax_h.legend(fontsize=8, loc="upper right")
+    ax_h.legend(fontsize=MIN_FONT_SIZE, loc="upper right")
 
     for k, ls in zip(releases, ["-", "--", ":", "-."]):
         add = [distinguisher_success(noise="additive", value_a=value_a, value_b=value_b, stddev=s,
@@ -194,6 +195,6 @@ def plot_multiplicative_leak(*, stddev=0.5, value_a=1.0, value_b=3.0, stddevs=No
     ax_s.set_xlabel(r"noise level $\sigma$")
     ax_s.set_ylabel("P[optimal test is right]")
     ax_s.set_title(f"Telling θ = {value_a:g} from θ = {value_b:g}: more noise vs spread")
-    ax_s.legend(fontsize=8, loc="center left")
+    ax_s.legend(fontsize=MIN_FONT_SIZE, loc="center left")
     ax_s.grid(True, which="both", alpha=0.3)
     return fig

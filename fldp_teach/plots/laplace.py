@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 
 from fldp_teach._validation import check_finite, check_positive
 from fldp_teach.mechanisms import laplace_privacy_loss, laplace_scale
+from fldp_teach.plots import MIN_FONT_SIZE
 
 __all__ = ["laplace_density", "plot_laplace"]
 
@@ -52,7 +53,7 @@ def plot_laplace(epsilon, *, l1_sensitivity=1.0, value=0.0, axes=None) -> Figure
     ax_pdf.set_xlabel("released value y")
     ax_pdf.set_ylabel("density p(y)")
     ax_pdf.set_title(f"Neighbours' output densities: ε = {epsilon:.2f}, Δ₁ = {d1:g}, b = Δ₁/ε = {b:.2f}")
-    ax_pdf.legend(fontsize=8, loc="upper right")
+    ax_pdf.legend(fontsize=MIN_FONT_SIZE, loc="upper right")
 
     loss = laplace_privacy_loss(y, value_a=a, value_b=a2, scale=b)
     ax_loss.plot(y, loss, color="C2", label=r"privacy loss $\ln\,p_D(y)/p_{D'}(y)$")
@@ -63,6 +64,6 @@ def plot_laplace(epsilon, *, l1_sensitivity=1.0, value=0.0, axes=None) -> Figure
     ax_loss.set_xlabel("released value y")
     ax_loss.set_ylabel("privacy loss (nats)")
     ax_loss.set_title("The log ratio never leaves [−ε, ε]")
-    ax_loss.legend(fontsize=8, loc="upper right")
+    ax_loss.legend(fontsize=MIN_FONT_SIZE, loc="upper right")
     ax_loss.grid(True, alpha=0.3)
     return fig

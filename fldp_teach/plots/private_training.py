@@ -24,6 +24,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from fldp_teach._validation import check_non_negative, check_unit_interval
+from fldp_teach.plots import MIN_FONT_SIZE, integer_ticks
+
 
 __all__ = [
     "dp_generalization_bound",
@@ -84,7 +86,7 @@ def plot_accuracy_vs_epsilon(results: dict, *, baseline=None, ax=None) -> Figure
     ax.set_ylabel("test accuracy")
     ax.set_title("Three correct ways to train privately (breast cancer, logistic regression)")
     ax.set_ylim(0.3, 1.0)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=MIN_FONT_SIZE, loc="lower right")
     ax.grid(alpha=0.3, which="both")
     return fig
 
@@ -103,11 +105,12 @@ def plot_training_run(history, *, baseline=None, ax=None) -> Figure:
                 label="non-private, test")
     eps = history.epsilon[-1] if history.epsilon else math.inf
     ax.set_xlabel("epoch")
+    integer_ticks(ax)
     ax.set_ylabel("accuracy")
     ax.set_title(f"DP-SGD: z = {history.noise_multiplier:g}, C = {history.clip_norm:g}, "
                  f"ε = {eps:.2f} at δ = {history.delta:g}" if history.delta else "SGD (non-private)")
     ax.set_ylim(0.5, 1.0)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=MIN_FONT_SIZE, loc="lower right")
     ax.grid(alpha=0.3)
     return fig
 
@@ -122,7 +125,7 @@ def plot_generalization_gaps(rows, *, ax=None) -> Figure:
         ax.bar(i, g.mean(), color="tab:blue", alpha=0.6)
         ax.plot(np.full(g.shape, i), g, "k.", ms=6)
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(range(len(rows)), labels, fontsize=8)
+    ax.set_xticks(range(len(rows)), labels, fontsize=MIN_FONT_SIZE)
     ax.set_ylabel("test loss − train loss (nats)")
     ax.set_xlabel("training (MLP, breast cancer)")
     ax.set_title("Measured generalization gap, one dot per seed")
@@ -153,14 +156,14 @@ def plot_step_time_ratios(step_times: dict, *, baseline="non-private", ax=None) 
         ratios = [step_times[g][variant] / step_times[g][baseline] for g in groups]
         bars = ax.bar(np.arange(len(groups)) + (j - (len(variants) - 1) / 2) * width, ratios,
                       width, label=variant)
-        ax.bar_label(bars, [f"{r:.2f}×" for r in ratios], fontsize=8, padding=2, rotation=90)
+        ax.bar_label(bars, [f"{r:.2f}×" for r in ratios], fontsize=MIN_FONT_SIZE, padding=2, rotation=90)
     ax.axhline(1.0, color="black", ls="--", lw=1, label=f"{baseline} (= 1)")
-    ax.set_xticks(range(len(groups)), groups, fontsize=8)
+    ax.set_xticks(range(len(groups)), groups, fontsize=MIN_FONT_SIZE)
     ax.set_ylabel(f"median step time / {baseline} step time")
     ax.set_xlabel("model and batch size B")
     ax.set_title("Per-step cost of DP-SGD (median wall time per step, ratio)")
     ax.margins(y=0.2)
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(fontsize=MIN_FONT_SIZE, loc="upper left")
     ax.grid(alpha=0.3, axis="y")
     return fig
 
@@ -184,9 +187,10 @@ def plot_accuracy_per_epoch(curves: dict, *, target, ax=None, title=None) -> Fig
         lowest = min(lowest, float(np.nanmin(acc)))
     ax.axhline(target, color="black", ls="--", lw=1)
     ax.set_xlabel("epoch")
+    integer_ticks(ax)
     ax.set_ylabel("test accuracy")
     ax.set_ylim(max(0.0, lowest - 0.02), 1.0)
     ax.set_title(title or f"Epochs until the mean test accuracy reaches {target:g}")
-    ax.legend(fontsize=8, loc="lower right", title=f"epochs to {target:g}", title_fontsize=8)
+    ax.legend(fontsize=MIN_FONT_SIZE, loc="lower right", title=f"epochs to {target:g}", title_fontsize=MIN_FONT_SIZE)
     ax.grid(alpha=0.3)
     return fig

@@ -10,7 +10,20 @@ from IPython.display import display
 
 from fldp_teach.plots.case_study import plot_noise_schedule, schedule_epsilons
 
-__all__ = ["noise_schedule_explorer"]
+__all__ = ["noise_schedule_explorer", "describe_schedule"]
+
+
+def describe_schedule(z_start: float, z_end: float, switch: int, rounds: int) -> str:
+    """The schedule in words, e.g. "z = 4 for rounds 1–3, then 1.5 for rounds 4–15"; one phase
+    when the switch is at 0 or at the last round ("z = 4 in all 15 rounds"); singular "round"."""
+    def span(first, last):
+        return f"round {first}" if first == last else f"rounds {first}–{last}"
+
+    if switch <= 0 or z_start == z_end and switch < rounds:
+        return f"z = {z_end:g} in all {rounds} rounds" if rounds > 1 else f"z = {z_end:g} in the one round"
+    if switch >= rounds:
+        return f"z = {z_start:g} in all {rounds} rounds" if rounds > 1 else f"z = {z_start:g} in the one round"
+    return f"z = {z_start:g} for {span(1, switch)}, then {z_end:g} for {span(switch + 1, rounds)}"
 
 
 def noise_schedule_explorer(*, num_examples: Sequence[int], batch_size: int, rounds: int = 15,
@@ -30,8 +43,7 @@ def noise_schedule_explorer(*, num_examples: Sequence[int], batch_size: int, rou
     def show(z_start, z_end, switch):
         schedule = [z_start] * switch + [z_end] * (rounds - switch)
         mean_z = sum(schedule) / rounds
-        print(f"ε = {schedule_epsilons(schedule, **kw)[-1]:.3f}   (schedule: z = {z_start:g} for {switch} rounds, "
-              f"then {z_end:g})")
+        print(f"ε = {schedule_epsilons(schedule, **kw)[-1]:.3f}   (schedule: {describe_schedule(z_start, z_end, switch, rounds)})")
         print(f"ε constant = {schedule_epsilons([mean_z] * rounds, **kw)[-1]:.3f}   (constant z = {mean_z:.3f}, "
               f"the schedule's mean)")
         display(plot_noise_schedule(schedule, constant=mean_z, **kw))

@@ -49,7 +49,7 @@ def equal_epsilon_explorer(runs: Mapping[str, Mapping[float, tuple]], *, baselin
     options = sorted(set.intersection(*(set(v) for v in runs.values())))
     if not options:
         raise ValueError("runs must share at least one ε value across modes, got none in common")
-    slider = widgets.SelectionSlider(options=options, value=epsilon if epsilon in options else options[len(options) // 2],
+    slider = widgets.SelectionSlider(options=options, value=epsilon if epsilon in options else options[(len(options) - 1) // 2],
                                      description="ε", continuous_update=False)
 
     def show(epsilon):

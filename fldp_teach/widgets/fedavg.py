@@ -56,11 +56,11 @@ def local_epochs_explorer(histories: Mapping[int, object], *, target: float = 0.
     def show(local_epochs, target):
         h = histories[local_epochs]
         r = rounds_to_accuracy(h.column("accuracy"), target=target)
-        print(f"E = {local_epochs:.3f}")
+        print(f"E = {local_epochs}")
         if r is None:
             print(f"target {target:.2f} not reached in {len(h.records)} rounds")
         else:
-            print(f"rounds to target = {r:.3f}")
+            print(f"rounds to target = {r}")
             print(f"MB to target = {bytes_to_accuracy(h, target=target) / MB:.3f}")
         display(plot_accuracy_and_bytes(labelled, target=target, highlight=f"E = {local_epochs}"))
 
