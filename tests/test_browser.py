@@ -316,6 +316,14 @@ def test_course_notebook_runs_and_slider_updates(open_notebook, check):
     stem = Path(check.notebook).stem
     notebook = open_notebook(f"notebooks/{check.notebook}")
     TIMES[f"{stem}: run all"] = round(notebook.run_all(timeout=RUN_ALL_TIMEOUT_S), 1)
+    # issue 15: no pink stderr block (TF's start-up lines), no solution output before it is asked for
+    stderr = notebook.stderr_outputs()
+    assert not stderr, f"{stem} shows stderr to the student:\n" + "\n---\n".join(t[:300] for t in stderr)
+    cells = json.loads((ROOT / "notebooks" / check.notebook).read_text())["cells"]
+    solutions = sum("solution" in c.get("metadata", {}).get("tags", []) for c in cells)
+    shown = notebook.collapsed_cell_outputs()
+    assert len(shown) == solutions, f"{stem}: {len(shown)} collapsed cells on the page, {solutions} solutions in the file"
+    assert not any(shown), f"{stem}: a hidden solution shows output under its exercise: {shown}"
     slider = notebook.slider(check.slider, occurrence=check.occurrence)
     before = slider.wait_rendered(timeout=SLIDER_TIMEOUT_S)
     slider.cell.scroll_into_view_if_needed()

@@ -15,6 +15,13 @@ STDERR_OUTPUT = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.s
 ERROR_RE = re.compile(r"Traceback|\b\w*Error\b")
 NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 
+# For every code cell with a collapsed input: how many outputs it shows under the exercise.
+_COLLAPSED_OUTPUTS_JS = """
+() => Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell'))
+  .filter(cell => cell.querySelector('.jp-InputPlaceholder'))
+  .map(cell => cell.querySelectorAll('.jp-OutputArea-output').length)
+"""
+
 # For every code cell: its prompt ("[ ]:", "[*]:", "[3]:") and whether its source is empty
 # (JupyterLab does not send an empty cell to the kernel, so its prompt stays "[ ]:").
 _CELL_STATES_JS = """
@@ -135,6 +142,11 @@ class Notebook:
     def stderr_outputs(self) -> list[str]:
         """All stderr output texts (warnings included), for reports."""
         return self.page.locator(STDERR_OUTPUT).all_inner_texts()
+
+    def collapsed_cell_outputs(self) -> list[int]:
+        """For each code cell whose input is collapsed (JupyterLab shows a placeholder: the
+        course's hidden solutions), the number of outputs it shows."""
+        return self.page.evaluate(_COLLAPSED_OUTPUTS_JS)
 
     def wait_idle(self, *, timeout: float = 60.0) -> None:
         wait_for(lambda: self.kernel_status() == "Idle", timeout=timeout,
