@@ -69,7 +69,7 @@ def review(names, *, out: Path, full: bool, run_timeout: float) -> dict:
                     entry["run_all_s"] = round(notebook.run_all(timeout=run_timeout), 1)
                     entry["stderr"] = [t[:500] for t in notebook.stderr_outputs()]
                     entry["solutions_with_output"] = sum(1 for n in notebook.collapsed_cell_outputs() if n)
-                    scroller = page.locator(".jp-WindowedPanel-outer, .jp-NotebookPanel-notebook").first
+                    scroller = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer").first
                     height = scroller.evaluate("e => e.scrollHeight")
                     # the notebook scrolls inside its panel: stitch it page by page
                     for k, top in enumerate(range(0, int(height), VIEWPORT["height"] - 100)):

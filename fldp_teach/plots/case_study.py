@@ -67,8 +67,8 @@ def plot_noise_schedule(noise_schedule: Sequence[float], *, num_examples: Sequen
     ax_e.plot(rounds, eps, "o-", ms=3, color="C1", lw=2, zorder=3, label=f"schedule: ε = {eps[-1]:.2f} after {len(rounds)} rounds")
     if constant is not None:
         eps_c = schedule_epsilons([constant] * len(schedule), **kw)
-        ax_z.axhline(constant, color="C0", ls="--", label=f"constant z = {constant:g}")
-        ax_e.plot(rounds, eps_c, "s--", ms=3, color="C0", label=f"constant z = {constant:g}: ε = {eps_c[-1]:.2f}")
+        ax_z.axhline(constant, color="C0", ls="--", label=f"constant z = {constant:.3f}")
+        ax_e.plot(rounds, eps_c, "s--", ms=3, color="C0", label=f"constant z = {constant:.3f}: ε = {eps_c[-1]:.2f}")
     ax_z.set_xlabel("round")
     integer_ticks(ax_z)
     ax_z.set_ylabel("noise multiplier z = σ/C")
