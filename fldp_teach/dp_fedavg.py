@@ -56,6 +56,7 @@ from typing import Sequence
 
 import numpy as np
 
+from fldp_teach.accounting import _phases  # run-length encoding of a noise schedule
 from fldp_teach._validation import (
     check_non_negative,
     check_open_unit,
@@ -353,18 +354,6 @@ def record_level_epsilon(*, noise_multipliers: Sequence[float], participations: 
             accountant.compose(event)
         worst = max(worst, accountant.epsilon(delta=d))
     return worst
-
-
-def _phases(noise_multipliers: Sequence[float]) -> list:
-    """Run-length encode a per-round schedule: [1,1,2] → [(1, 2), (2, 1)]."""
-    out = []
-    for z in noise_multipliers:
-        z = check_positive("noise_multiplier", z)
-        if out and out[-1][0] == z:
-            out[-1][1] += 1
-        else:
-            out.append([z, 1])
-    return [(z, n) for z, n in out]
 
 
 @dataclass(frozen=True)
