@@ -18,7 +18,7 @@ phase by phase::
 Also here: :func:`dp_sgd_epsilon`, :func:`calibrate_noise_multiplier`,
 :func:`fixed_size_sampling_epsilon`, and naive / advanced
 composition for comparison. Layer 1 (numpy/scipy only). Taught in
-notebooks/06_rdp_accounting.ipynb.
+notebooks/08_rdp_accounting.ipynb.
 """
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ One module per concept, re-exported here:
   on raw updates and on DP-SGD's clipped, noised updates.
 
 Importing this module imports TensorFlow (through ``inversion``); ``fldp_teach.membership``
-and ``fldp_teach.membership_experiment`` alone do not. Taught in notebooks/11_what_dp_protects.ipynb.
+and ``fldp_teach.membership_experiment`` alone do not. Taught in notebooks/13_what_dp_protects.ipynb.
 """
 from fldp_teach.inversion import (
     NoiseSweep,

@@ -45,7 +45,7 @@ patient's record rather than one hospital's whole data set. Its local lots are P
 and :func:`record_level_epsilon` charges them as sampled Gaussians (shuffled batches, if asked
 for, are charged without amplification).
 
-Taught in notebooks/08_central_dp_fedavg.ipynb (central DP, adaptive clipping); local and
+Taught in notebooks/10_central_dp_fedavg.ipynb (central DP, adaptive clipping); local and
 distributed DP are compared with it in benchmarks/federated.py and the demo.
 """
 from __future__ import annotations
@@ -199,7 +199,7 @@ def distributed_dp_share(update: ClientUpdate, *, clip_norm: float, noise_multip
     PROVIDED the server only sees the sum (secure aggregation, :func:`secure_sum`): on its own
     one share is a Gaussian mechanism with multiplier z/√m_min only, NOT private at level z;
     it also assumes the other clients are honest and really add their share. The message holds
-    only the privatized share (see :func:`local_dp_update`). Taught in notebook 09."""
+    only the privatized share (see :func:`local_dp_update`). Taught in notebook 11."""
     m = check_positive_int("min_clients", min_clients)
     c = check_positive("clip_norm", clip_norm)
     z = check_non_negative("noise_multiplier", noise_multiplier)

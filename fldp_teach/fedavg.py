@@ -23,7 +23,7 @@ assumes.
 FedSGD is the special case ``local_epochs=1, batch_size=None`` (full batch): each client takes
 exactly one gradient step, so with equal n_k the weighted mean of the updates equals one step of
 centralized full-batch gradient descent (a test checks this). Taught in
-notebooks/07_fedavg.ipynb.
+notebooks/09_fedavg.ipynb.
 """
 from __future__ import annotations
 

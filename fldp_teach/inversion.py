@@ -30,7 +30,7 @@ which is exact for one example and averages the columns when the update is noisy
 
 The optimization attack "Deep Leakage from Gradients" (Zhu, Liu & Han 2019, NeurIPS) recovers
 inputs from deeper layers too; it is not implemented here (the analytic attack already shows
-the point). Uses TensorFlow (layer 2). Taught in notebooks/11_what_dp_protects.ipynb.
+the point). Uses TensorFlow (layer 2). Taught in notebooks/13_what_dp_protects.ipynb.
 """
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ corner farthest from the diagonal, FPR = (1 − δ)/(e^ε + 1), gives
 
 and the area under the region's upper edge bounds the AUC (e^ε/(1 + e^ε) when δ = 0).
 Layer 1: numpy only. The experiment that trains target models and attacks them is
-:mod:`fldp_teach.membership_experiment`. Taught in notebooks/11_what_dp_protects.ipynb.
+:mod:`fldp_teach.membership_experiment`. Taught in notebooks/13_what_dp_protects.ipynb.
 """
 from __future__ import annotations
 

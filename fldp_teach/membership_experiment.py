@@ -1,7 +1,7 @@
 """The membership-inference experiment: train target models on a member set, with and without
 DP-SGD, and attack each with the loss-threshold attack of :mod:`fldp_teach.membership`.
 
-Design (notebooks/11_what_dp_protects.ipynb, article §3.3 claim C5): members and non-members are
+Design (notebooks/13_what_dp_protects.ipynb, article §3.3 claim C5): members and non-members are
 drawn from the same data, disjoint and of equal size; every target model is the same
 over-parameterized MLP trained the same way, so that the only difference is DP-SGD's clipping and
 noise (Abadi et al. 2016, Alg. 1, via ``fldp_teach.training``). Without DP a small member set is

@@ -28,7 +28,7 @@ release θ_priv = argmin_θ J(θ; D) + (1/n) bᵀθ + (Δ/2)‖θ‖², with
 
 The random LINEAR term bᵀθ moves the minimizer; a random CONSTANT added to J (the article's
 §4.2, "θ' = argmin Σ L + ε_k") moves nothing. Both algorithms, and that contrast, are taught
-in notebooks/05_private_training.ipynb.
+in notebooks/05_perturbation.ipynb.
 """
 from __future__ import annotations
 

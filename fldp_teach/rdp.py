@@ -7,7 +7,7 @@ orders: RDP composes by adding curves (Mironov 2017, Prop. 1), and a curve conve
 (ε, δ)-DP by minimising over the orders (:func:`epsilon_from_rdp`).
 
 Pure numpy/scipy (layer 1, no TensorFlow). The events and the accountant that use these curves
-are in :mod:`fldp_teach.accounting`. Taught in notebooks/06_rdp_accounting.ipynb.
+are in :mod:`fldp_teach.accounting`. Taught in notebooks/08_rdp_accounting.ipynb.
 
 Names: ``orders`` = α, ``noise_multiplier`` = z = σ/C, ``sampling_rate`` = q, ``scale`` = b.
 """

@@ -30,7 +30,7 @@ replacement and is charged with the replace-one bound for that sampler, a larger
 Local training uses a fast path when it can (:mod:`fldp_teach.stacked_clients`: stacked
 dense clients, or one ``tf.function`` per round) and the reference
 :func:`~fldp_teach.fedavg.client_update` otherwise; ``fast=False`` forces the reference.
-Used by notebooks/07_fedavg.ipynb, 08_central_dp_fedavg.ipynb and the demo (``fldp-teach demo``).
+Used by notebooks/09_fedavg.ipynb, 10_central_dp_fedavg.ipynb and the demo (``fldp-teach demo``).
 """
 from __future__ import annotations
 

@@ -285,7 +285,7 @@ COURSE_CHECKS = [
                 expected=lambda v: v["Δ₁"] / v["ε"], reads=("ε", "Δ₁"),
                 source="b = Δ₁/ε (Dwork & Roth 2014, Def. 3.3 and Thm 3.6), written out here "
                        "rather than calling mechanisms.laplace_scale"),
-    SliderCheck("06_rdp_accounting.ipynb", slider="noise z", presses=4, printed="ε",
+    SliderCheck("08_rdp_accounting.ipynb", slider="noise z", presses=4, printed="ε",
                 expected=lambda v: _dp_accounting_epsilon(
                     noise_multiplier=v["noise z"], sampling_rate=v["q"],
                     steps=int(round(v["steps"])), delta=v["δ"]),
@@ -297,7 +297,7 @@ COURSE_CHECKS = [
                     noise_multiplier=v["noise z"], sampling_rate=v["q"],
                     steps=int(round(v["steps"])), delta=v["δ"]),
                 readme_image=True),
-    SliderCheck("08_central_dp_fedavg.ipynb", slider="noise z", presses=4, printed="ε",
+    SliderCheck("10_central_dp_fedavg.ipynb", slider="noise z", presses=4, printed="ε",
                 expected=lambda v: _central_epsilon(
                     noise_multiplier=v["noise z"], rounds=int(v["rounds"]), sampling_rate=v["q"],
                     delta=1e-5),   # DELTA of the notebook (not a slider)

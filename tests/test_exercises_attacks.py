@@ -1,4 +1,4 @@
-"""Checkers of notebook 11 accept the library's answer and reject wrong ones with a hint."""
+"""Checkers of notebook 13 accept the library's answer and reject wrong ones with a hint."""
 import math
 
 import numpy as np

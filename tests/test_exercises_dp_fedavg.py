@@ -1,4 +1,4 @@
-"""Checkers of notebook 08 accept the library's answer and reject wrong ones with a hint."""
+"""Checkers of notebook 10 accept the library's answer and reject wrong ones with a hint."""
 import math
 
 from fldp_teach.accounting import calibrate_noise_multiplier

@@ -1,4 +1,4 @@
-"""Checkers of notebook 07 accept the library's answer and reject wrong ones with a hint."""
+"""Checkers of notebook 09 accept the library's answer and reject wrong ones with a hint."""
 import numpy as np
 
 from fldp_teach.exercises.fedavg import check_round_bytes, check_weighted_average

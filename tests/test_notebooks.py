@@ -135,7 +135,7 @@ def test_notebook_executes_in_quick_mode(path, monkeypatch):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_markdown_has_no_control_characters(path):
-    """Issue 15: a vertical tab in notebook 11 rendered "\\varepsilon" as "e^arepsilon"."""
+    """Issue 15: a vertical tab in notebook 13 rendered "\\varepsilon" as "e^arepsilon"."""
     nb = nbformat.read(path, as_version=4)
     bad = [i for i, c in enumerate(nb.cells)
            if c.cell_type == "markdown" and re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", c.source)]

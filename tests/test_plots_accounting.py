@@ -1,4 +1,4 @@
-"""Figures and helpers of notebook 06: each accountant's ε against closed forms and the library,
+"""Figures and helpers of notebook 08: each accountant's ε against closed forms and the library,
 the ordering naive ≥ RDP classic ≥ RDP improved ≥ PLD, and the figures' lines and labels."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Figures of notebook 11: ROC curves against the DP limit, advantage vs ε with the bound,
+"""Figures of notebook 13: ROC curves against the DP limit, advantage vs ε with the bound,
 group privacy, reconstruction grids."""
 import math
 

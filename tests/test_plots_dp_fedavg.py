@@ -1,4 +1,4 @@
-"""Figures of notebook 08: server noise, ε over rounds, one client's bounded influence,
+"""Figures of notebook 10: server noise, ε over rounds, one client's bounded influence,
 privacy–utility curve, clip-norm trace."""
 import matplotlib
 import numpy as np

@@ -1,4 +1,4 @@
-"""Figures of notebook 07: label histograms, rounds/bytes to a target accuracy."""
+"""Figures of notebook 09: label histograms, rounds/bytes to a target accuracy."""
 import matplotlib
 import numpy as np
 import pytest

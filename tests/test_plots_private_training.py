@@ -1,4 +1,4 @@
-"""Figures and formulas of notebook 05: the DP transfer bound and the add/remove → replace-one
+"""Figures and formulas of notebooks 05–07: the DP transfer bound and the add/remove → replace-one
 conversion by hand; every figure has its lines, labels and title."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Widgets of notebook 11 build without a browser; moving a slider reprints the library's values."""
+"""Widgets of notebook 13 build without a browser; moving a slider reprints the library's values."""
 import math
 import re
 

@@ -1,4 +1,4 @@
-"""Widgets of notebook 08 build without a browser; moving a slider reprints the library's ε."""
+"""Widgets of notebook 10 build without a browser; moving a slider reprints the library's ε."""
 import re
 
 import ipywidgets as widgets

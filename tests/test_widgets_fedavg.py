@@ -1,4 +1,4 @@
-"""Widgets of notebook 07 build without a browser and redraw when a slider moves."""
+"""Widgets of notebook 09 build without a browser and redraw when a slider moves."""
 import re
 
 import ipywidgets as widgets

@@ -7,11 +7,14 @@ Import from the topic module, e.g. ``from fldp_teach.exercises.laplace import ch
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import io
+import types
 
 import numpy as np
 
-__all__ = ["Verdict", "report", "verify", "call_safely", "as_number"]
+__all__ = ["Verdict", "report", "verify", "call_safely", "as_number", "library_calls", "exercise"]
 
 
 class Verdict:
@@ -77,3 +80,78 @@ def verify(checker, answer) -> None:
         ok = checker(answer)
     if not ok:
         raise AssertionError(f"{getattr(checker, '__name__', 'checker')} rejected the solution: {out.getvalue().strip()}")
+
+
+def _is_library(obj) -> bool:
+    if isinstance(obj, types.ModuleType):
+        return obj.__name__.split(".")[0] == "fldp_teach"
+    module = getattr(obj, "__module__", None) or ""
+    return callable(obj) and module.split(".")[0] == "fldp_teach"
+
+
+def _code_names(code: types.CodeType):
+    yield from code.co_names
+    yield from code.co_freevars
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_names(const)
+
+
+def library_calls(fn, *, allowed=()) -> list[str]:
+    """The ``fldp_teach`` functions, classes and modules that the student's ``fn`` refers to,
+    other than those in ``allowed`` (by name), following the student's own helper functions.
+
+    An exercise asks the student to *write* a formula or an algorithm; a function that calls
+    the library's version of it would pass every numerical check without teaching anything
+    (issue 11). The check reads the names the compiled function uses (its ``co_names`` and
+    those of nested functions) and looks each up in the function's globals and closure, so
+    ``import fldp_teach.mechanisms as m; m.laplace_scale(...)`` is caught as well as a bare
+    name. numpy, math and the student's own helpers are fine."""
+    found: list[str] = []
+    seen: set[int] = set()
+
+    def visit(f):
+        f = inspect.unwrap(f) if callable(f) else f
+        code = getattr(f, "__code__", None)
+        if code is None or id(code) in seen:
+            return
+        seen.add(id(code))
+        scope = dict(getattr(f, "__globals__", {}))
+        closure = getattr(f, "__closure__", None) or ()
+        for name, cell in zip(code.co_freevars, closure):
+            with contextlib.suppress(ValueError):
+                scope[name] = cell.cell_contents
+        for name in _code_names(code):
+            if name not in scope:
+                continue
+            obj = scope[name]
+            if _is_library(obj):
+                label = getattr(obj, "__name__", name)
+                if name not in allowed and label not in allowed and label not in found:
+                    found.append(label)
+            elif isinstance(obj, types.FunctionType):
+                visit(obj)              # the student's own helper: look inside it too
+
+    visit(fn)
+    return found
+
+
+def exercise(*, allowed=()):
+    """Decorator for a checker whose answer is a function: before any numerical test, refuse an
+    answer that calls ``fldp_teach`` (except the tools named in ``allowed``), with a "Not yet:"
+    line that names what it called. See :func:`library_calls`."""
+    def decorate(checker):
+        @functools.wraps(checker)
+        def wrapped(answer, *args, **kwargs):
+            if callable(answer):
+                used = library_calls(answer, allowed=allowed)
+                if used:
+                    name = getattr(answer, "__name__", "your function")
+                    tools = f" (you may use {', '.join(allowed)})" if allowed else ""
+                    return report(False, success="", hint=(
+                        f"{name} calls {', '.join(used)} from fldp_teach, which already computes the answer. "
+                        f"Write it yourself with numpy or math{tools}."))
+            return checker(answer, *args, **kwargs)
+        wrapped.allowed_library_calls = tuple(allowed)
+        return wrapped
+    return decorate

@@ -1,4 +1,4 @@
-"""Checkers for the exercises of notebook 06 (RDP accounting).
+"""Checkers for the exercises of notebook 08 (RDP accounting).
 
 Each checker calls the student's function on several inputs, compares with the library, prints
 "Correct." or a hint through :func:`fldp_teach.exercises.report`, and returns True/False. It never

@@ -1,4 +1,4 @@
-"""Checkers for the exercises of notebook 12 (beyond medicine): precision/recall at a
+"""Checkers for the exercises of notebook 14 (beyond medicine): precision/recall at a
 threshold and the AUC as a rank statistic. Each prints "Correct." or a hint via
 :func:`fldp_teach.exercises.report` and returns True/False; none raises."""
 from __future__ import annotations

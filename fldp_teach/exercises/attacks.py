@@ -1,4 +1,4 @@
-"""Checkers for the exercises of notebook 11 (what DP protects): the membership-advantage
+"""Checkers for the exercises of notebook 13 (what DP protects): the membership-advantage
 bound of an (ε, δ)-DP model, and reading an input back out of a Dense layer's gradient.
 
 Each checker calls the student's function on several inputs, compares with the library

@@ -1,4 +1,4 @@
-"""Checkers for the exercises of notebook 10 (the medical case study): repair the article's
+"""Checkers for the exercises of notebook 12 (the medical case study): repair the article's
 ``global_merge_fn`` and charge a noise schedule with the accountant. Each prints "Correct." or a hint
 via :func:`fldp_teach.exercises.report` and returns True/False; none raises."""
 from __future__ import annotations

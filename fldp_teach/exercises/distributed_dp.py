@@ -1,4 +1,4 @@
-"""Checkers for the exercises of notebook 09 (local vs central vs distributed DP). Each prints
+"""Checkers for the exercises of notebook 11 (local vs central vs distributed DP). Each prints
 "Correct." or a hint via :func:`fldp_teach.exercises.report` and returns True/False; none raises."""
 from __future__ import annotations
 

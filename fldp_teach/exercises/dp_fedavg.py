@@ -1,4 +1,4 @@
-"""Checkers for the exercises of notebook 08 (central DP-FedAvg).
+"""Checkers for the exercises of notebook 10 (central DP-FedAvg).
 
 Each checker compares the student's answer with the library
 (:func:`fldp_teach.plots.dp_fedavg.server_noise_stddev`,

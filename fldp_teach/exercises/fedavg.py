@@ -1,4 +1,4 @@
-"""Checkers for the exercises of notebook 07 (FedAvg without noise).
+"""Checkers for the exercises of notebook 09 (FedAvg without noise).
 
 Each checker calls the student's function on several inputs, compares it with the library
 (:func:`fldp_teach.fedavg.aggregate`, :func:`fldp_teach.fedavg.weights_nbytes`), prints "Correct." or a

@@ -1,4 +1,4 @@
-"""Checkers for the exercises of notebook 13 (the same DP-FedAvg on Flower): the node config a
+"""Checkers for the exercises of notebook 15 (the same DP-FedAvg on Flower): the node config a
 SuperNode is started with, and the ε a Flower run reports, computed from its run config alone.
 Each prints "Correct." or a hint via :func:`fldp_teach.exercises.report` and returns True/False; none
 raises."""

@@ -16,7 +16,7 @@ simulation, or a loopback federation) or across machines. The maths stays ours:
 
 The app itself is ``flower-app/`` at the repository root. Importing this package imports
 neither Flower nor TensorFlow; the names below are loaded on first use.
-Taught in notebooks/13_flower.ipynb; commands in docs/flower.md.
+Taught in notebooks/15_flower.ipynb; commands in docs/flower.md.
 """
 from __future__ import annotations
 

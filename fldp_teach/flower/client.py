@@ -16,7 +16,7 @@ In the private modes the raw training loss and update norm stay on the client: t
 locally, never sent. The client's private coins come from ``noise_root(noise_seed)``: fresh OS
 entropy per message, or — teaching only — the run config's ``noise-seed``, in which case client
 k's noise in round r is ``derive(root, r, CLIENT_NOISE_STREAM + k)``, the simulator's draw.
-Taught in notebooks/13_flower.ipynb.
+Taught in notebooks/15_flower.ipynb.
 """
 from __future__ import annotations
 

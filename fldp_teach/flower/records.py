@@ -5,7 +5,7 @@ A Keras model's ``get_weights()`` is a list of NumPy arrays; Flower's messages c
 them ``"0", "1", ...`` and ``to_numpy_ndarrays()`` returns them in the dict's order. We read
 them back by the *number* in the key (``"10"`` after ``"9"``, not after ``"1"``), so the order
 survives any transport that sorts keys as strings; dtype and shape survive the ``np.save``
-serialization Flower uses. Taught in notebooks/13_flower.ipynb.
+serialization Flower uses. Taught in notebooks/15_flower.ipynb.
 """
 from __future__ import annotations
 

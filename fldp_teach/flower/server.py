@@ -4,7 +4,7 @@ It builds the model (``logistic_regression``, public ``seed``), starts the strat
 ``rounds`` rounds, evaluates θ_t on the server's test set after every round (the clients do no
 evaluation: metrics on their raw data stay with them) and writes a JSON result file: one record
 per round with accuracy, loss, AUC, ε, participants and seconds, plus the settings and the time
-of the whole run. Taught in notebooks/13_flower.ipynb.
+of the whole run. Taught in notebooks/15_flower.ipynb.
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ plumbing and replaces the two decisions:
 Replies carry the client's model θ_k' (Flower's convention, so Flower's own ``FedAvg`` can read
 the same replies: a test checks that at z = 0 both give the same model). The client side is
 :mod:`fldp_teach.flower.client`; the ServerApp that runs this strategy is
-:mod:`fldp_teach.flower.server`. Taught in notebooks/13_flower.ipynb.
+:mod:`fldp_teach.flower.server`. Taught in notebooks/15_flower.ipynb.
 """
 from __future__ import annotations
 

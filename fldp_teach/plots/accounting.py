@@ -1,4 +1,4 @@
-"""Figures of notebook 06 (RDP accounting): ε after T steps of DP-SGD by four accountants,
+"""Figures of notebook 08 (RDP accounting): ε after T steps of DP-SGD by four accountants,
 what an ε means for an attacker, Poisson vs shuffled batches, and a ledger of phases.
 
 Four ways to add up T steps of the Poisson-sampled Gaussian mechanism (noise z, rate q), all
@@ -17,7 +17,7 @@ For the first two, one step's (ε₀, δ₀) is computed as tightly as the textb
 (ε, δ) curve of the Gaussian mechanism (Balle & Wang 2018, Thm 8,
 ``fldp_teach.mechanisms.analytic_gaussian_delta``) amplified by Poisson sampling,
 (ε, δ) ↦ (log(1 + q(e^ε − 1)), q·δ) (Li, Qardaji & Su 2012; Balle, Barthe & Gaboardi 2018).
-Taught in notebooks/06_rdp_accounting.ipynb.
+Taught in notebooks/08_rdp_accounting.ipynb.
 """
 from __future__ import annotations
 

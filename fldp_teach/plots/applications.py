@@ -1,4 +1,4 @@
-"""Figures of notebook 12 (beyond medicine): fraud detection, where accuracy misleads, and
+"""Figures of notebook 14 (beyond medicine): fraud detection, where accuracy misleads, and
 the training curves of the sequence and image models.
 
 Why accuracy misleads on rare events. With a fraud rate π = 2 %, the classifier that never
@@ -13,7 +13,7 @@ or random scorer whatever π is (Hanley & McNeil 1982, Radiology 143:29–36; Fa
     false-positive rate FPR = FP/(FP + TN),
 
 and the ROC curve is (FPR(t), TPR(t)) for t running over all distinct scores (Fawcett 2006,
-Alg. 1). Taught in notebooks/12_beyond_medicine.ipynb.
+Alg. 1). Taught in notebooks/14_beyond_medicine.ipynb.
 """
 from __future__ import annotations
 

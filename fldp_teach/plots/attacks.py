@@ -1,10 +1,10 @@
-"""Figures of notebook 11 (what DP protects, article §3.3, claim C5): membership-inference ROC
+"""Figures of notebook 13 (what DP protects, article §3.3, claim C5): membership-inference ROC
 curves against the (ε, δ)-DP region, the attack's advantage against ε with the bound
 (e^ε − 1 + 2δ)/(e^ε + 1), group privacy, and gradient inversion on raw vs DP-SGD updates.
 
 The maths is in :mod:`fldp_teach.membership` and :mod:`fldp_teach.inversion`; these pure
 functions take results computed there and return matplotlib Figures (no training).
-Taught in notebooks/11_what_dp_protects.ipynb.
+Taught in notebooks/13_what_dp_protects.ipynb.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Figures of notebook 10 (the medical case study, article §4.3 E8 and §5.2 C7): the privacy
+"""Figures of notebook 12 (the medical case study, article §4.3 E8 and §5.2 C7): the privacy
 cost of a noise schedule (claim C6) and the privacy–utility summary of the runs.
 
 Record-level ε of a noise schedule. Hospital k with n_k patients runs DP-SGD with batch
@@ -9,7 +9,7 @@ Prop. 1; Mironov, Talwar & Zhang 2019 for the sampled Gaussian), and the reporte
 round r is the worst hospital's, exactly as :func:`fldp_teach.dp_fedavg.record_level_epsilon`
 computes it. Changing z during training (the article's §3.2 Step 7: "在每次迭代中，可以调整
 差分隐私的参数") is allowed — every phase is charged. Taught in
-notebooks/10_medical_case_study.ipynb.
+notebooks/12_medical_case_study.ipynb.
 """
 from __future__ import annotations
 

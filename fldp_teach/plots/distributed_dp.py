@@ -1,4 +1,4 @@
-"""Figures of notebook 09 (local vs central vs distributed DP): where the noise goes, what a
+"""Figures of notebook 11 (local vs central vs distributed DP): where the noise goes, what a
 single message reveals, secure aggregation, and utility at equal ε.
 
 Noise in the three modes, for m clients per round, clip norm C and noise multiplier z
@@ -26,7 +26,7 @@ y_u alone is uniform on Z_M^d (a one-time pad); in Σ_u y_u every mask appears o
 once with −, so the sum is Σ_u x_u mod M. (The real protocol derives s_uv from Diffie–Hellman
 key agreement and a PRG, and secret-shares the keys so that dropped clients' masks can be
 removed; this simulation keeps only the cancellation.) Taught in
-notebooks/09_local_vs_central_vs_distributed.ipynb.
+notebooks/11_local_vs_central_vs_distributed.ipynb.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Figures of notebook 08 (central DP-FedAvg): the server's noise, the user-level ε over rounds,
+"""Figures of notebook 10 (central DP-FedAvg): the server's noise, the user-level ε over rounds,
 how far one client can move the model, and the privacy–utility curve.
 
 Central DP-FedAvg (McMahan, Ramage, Talwar & Zhang 2018, ICLR, Alg. 1; article §4.1 Eq. (3), E3):
@@ -14,7 +14,7 @@ RDP accountant composes the rounds into a user-level (ε, δ)
 (:func:`fldp_teach.accounting.dp_sgd_epsilon`, Mironov, Talwar & Zhang 2019).
 
 Pure functions returning matplotlib Figures (no widgets, no training). Taught in
-notebooks/08_central_dp_fedavg.ipynb.
+notebooks/10_central_dp_fedavg.ipynb.
 """
 from __future__ import annotations
 

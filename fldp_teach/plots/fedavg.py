@@ -1,4 +1,4 @@
-"""Figures of notebook 07 (FedAvg without noise): who holds which labels, and what rounds and
+"""Figures of notebook 09 (FedAvg without noise): who holds which labels, and what rounds and
 local epochs cost in accuracy and in bytes.
 
 * :func:`plot_label_histogram` — the label histogram of every client of a
@@ -11,7 +11,7 @@ local epochs cost in accuracy and in bytes.
   for several runs (e.g. local epochs E = 1, 2, 5, 10).
 
 Pure functions (no widgets, no training): each returns a matplotlib Figure. Taught in
-notebooks/07_fedavg.ipynb.
+notebooks/09_fedavg.ipynb.
 """
 from __future__ import annotations
 

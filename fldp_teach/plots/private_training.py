@@ -1,4 +1,4 @@
-"""Figures of notebook 05 (private training for the medical binary task): accuracy against ε
+"""Figures of notebooks 05–07 (private training for the medical binary task): accuracy against ε
 for output perturbation, objective perturbation and DP-SGD; one DP-SGD run against its
 non-private baseline; measured train/test gaps with and without DP; the cost of privacy in
 training time (claim C4): step-time ratios and test accuracy per epoch.
@@ -14,7 +14,7 @@ is (ε, δ)-DP for REPLACE-ONE neighbours and the loss takes values in [0, 1], t
 because swapping any one training example for a fresh one changes the probability of every
 event by at most a factor e^ε (plus δ). The proof is three lines (in the notebook); the bound is
 in expectation over the data and the algorithm's coins. Taught in
-notebooks/05_private_training.ipynb.
+notebooks/05_perturbation.ipynb, 06_dp_sgd.ipynb and 07_cost_of_privacy.ipynb.
 """
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def plot_generalization_gaps(rows, *, ax=None) -> Figure:
 
 def epochs_to_accuracy(accuracies, *, target):
     """The first epoch e (counted from 1) with ``accuracies[e - 1] >= target``, or None if the
-    run never reaches ``target``. "Epochs to accuracy" of notebook 05, claim C4; the training
+    run never reaches ``target``. "Epochs to accuracy" of notebook 07, claim C4; the training
     time to reach it is e × (steps per epoch) × (time per step)."""
     target = check_unit_interval("target", target)
     for epoch, accuracy in enumerate(np.asarray(accuracies, dtype=float).ravel(), start=1):

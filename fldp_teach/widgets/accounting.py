@@ -1,4 +1,4 @@
-"""Sliders of notebook 06: ε of DP-SGD by four accountants, live, plus the PLD reference on a
+"""Sliders of notebook 08: ε of DP-SGD by four accountants, live, plus the PLD reference on a
 button (thin wrapper over ``fldp_teach.plots.accounting``)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The slider of notebook 12: move the fraud threshold and watch accuracy stay high while
+"""The slider of notebook 14: move the fraud threshold and watch accuracy stay high while
 recall collapses (a thin wrapper over ``fldp_teach.plots.applications.plot_fraud_threshold``).
 Nothing is retrained: the scores are computed once in the notebook."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Sliders of notebook 11 (what DP protects): the (ε, δ)-DP limit against the ROC curves of
+"""Sliders of notebook 13 (what DP protects): the (ε, δ)-DP limit against the ROC curves of
 models trained once in the notebook, and gradient inversion at a chosen noise level from a
 precomputed sweep (thin wrappers over ``fldp_teach.plots.attacks``; nothing is trained here)."""
 from __future__ import annotations

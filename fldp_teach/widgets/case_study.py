@@ -1,4 +1,4 @@
-"""The slider of notebook 10: a two-phase noise schedule and what the accountant charges for it
+"""The slider of notebook 12: a two-phase noise schedule and what the accountant charges for it
 (a thin wrapper over ``fldp_teach.plots.case_study.plot_noise_schedule``; accounting only, no
 training, so it redraws in a fraction of a second)."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Sliders of notebook 09 (thin wrappers over ``fldp_teach.plots.distributed_dp``): where the
+"""Sliders of notebook 11 (thin wrappers over ``fldp_teach.plots.distributed_dp``): where the
 noise goes for given z, C, m; and the precomputed equal-ε training runs, one ε at a time."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sliders of notebook 08 (central DP-FedAvg): user-level ε live from the accountant, and the
+"""Sliders of notebook 10 (central DP-FedAvg): user-level ε live from the accountant, and the
 privacy–utility curve from runs computed once in the notebook (thin wrappers over
 ``fldp_teach.plots.dp_fedavg``)."""
 from __future__ import annotations

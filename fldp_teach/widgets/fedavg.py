@@ -1,4 +1,4 @@
-"""Sliders of notebook 07 (FedAvg): label skew per client, and local epochs vs rounds and
+"""Sliders of notebook 09 (FedAvg): label skew per client, and local epochs vs rounds and
 bytes to a target accuracy (thin wrappers over ``fldp_teach.plots.fedavg``; the training runs
 are computed once in the notebook and only selected here)."""
 from __future__ import annotations

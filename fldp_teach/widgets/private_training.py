@@ -1,4 +1,4 @@
-"""DP-SGD trainer of notebook 05: sliders "noise z", "clip C", "batch B"; the planned ε updates
+"""DP-SGD trainer of notebook 06: sliders "noise z", "clip C", "batch B"; the planned ε updates
 live, training runs only on the button (thin wrapper over ``fldp_teach.training`` and
 ``fldp_teach.plots.private_training``)."""
 from __future__ import annotations
