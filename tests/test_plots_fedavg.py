@@ -6,8 +6,8 @@ from matplotlib.figure import Figure
 
 from fldp_teach.data import load_digits, partition_dirichlet, partition_iid
 from fldp_teach.plots.fedavg import (
-    bytes_to_accuracy, cumulative_bytes, plot_accuracy_and_bytes, plot_label_histogram,
-    rounds_to_accuracy)
+    bytes_to_accuracy, client_averages, cumulative_bytes, plot_accuracy_and_bytes, plot_label_histogram,
+    plot_weighting, rounds_to_accuracy, synthetic_client_data)
 from fldp_teach.simulation import History
 
 matplotlib.use("Agg")
@@ -79,3 +79,53 @@ def test_accuracy_and_bytes_figure_has_one_line_per_run_and_target():
     assert ax_b.get_xscale() == "log" and "MB" in ax_b.get_xlabel()
     np.testing.assert_allclose(ax_b.get_lines()[0].get_xdata(), [0.001, 0.002, 0.003, 0.004])
     assert ax_r.get_xlabel() == "round r" and ax_r.get_ylabel() == "test accuracy"
+
+
+# ----------------------------------------------------------------------------- E2: which average?
+def test_client_averages_by_hand():
+    # θ = (1, 2, 3, 6), n = (500, 300, 100, 20): unweighted 12/4 = 3, weighted 1520/920
+    unweighted, weighted = client_averages([1.0, 2.0, 3.0, 6.0], [500, 300, 100, 20])
+    assert unweighted == pytest.approx(3.0) and weighted == pytest.approx(1520 / 920)
+    # equal n_k: the two agree (article Eq. 2 is FedAvg only then)
+    assert client_averages([1.0, 2.0, 3.0, 6.0], [50] * 4) == pytest.approx((3.0, 3.0))
+
+
+def test_weighted_mean_is_the_pooled_mean():
+    values, sizes = [1.0, -2.0, 3.5, 6.0], [17, 1, 400, 33]
+    data = synthetic_client_data(values, sizes, spread=2.0, seed=4)
+    assert [len(x) for x in data] == sizes
+    np.testing.assert_allclose([x.mean() for x in data], values, atol=1e-12)
+    unweighted, weighted = client_averages(values, sizes)
+    assert np.mean(np.concatenate(data)) == pytest.approx(weighted, abs=1e-12)
+    assert abs(np.mean(np.concatenate(data)) - unweighted) > 0.5
+
+
+def test_weighting_plot_draws_values_means_and_sizes():
+    values, sizes = [1.0, 2.0, 3.0, 6.0], [500, 300, 100, 20]
+    fig = plot_weighting(values, sizes)
+    ax = fig.axes[0]
+    unweighted, weighted = client_averages(values, sizes)
+    lines = {l.get_label(): l for l in ax.get_lines()}
+    assert lines["unweighted mean, article Eq. (2)"].get_ydata()[0] == pytest.approx(unweighted)
+    weighted_line = next(l for k, l in lines.items() if k.startswith("weighted mean"))
+    assert weighted_line.get_ydata()[0] == pytest.approx(weighted)
+    assert lines["mean of the pooled data"].get_ydata()[0] == pytest.approx(weighted, abs=1e-12)
+    (points,) = ax.collections
+    np.testing.assert_allclose(points.get_offsets(), np.column_stack([[1, 2, 3, 4], values]))
+    np.testing.assert_allclose(points.get_sizes() / sizes, points.get_sizes()[0] / sizes[0])  # area ∝ n_k
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1\nn = 500", "2\nn = 300", "3\nn = 100", "4\nn = 20"]
+    assert ax.get_xlabel() and ax.get_ylabel() and "1.652" in ax.get_title()
+    assert len(ax.get_legend().get_texts()) == 5
+
+
+def test_weighting_rejects_bad_input():
+    with pytest.raises(ValueError, match=r"num_examples\[2\] must be an integer >= 1, got 0"):
+        client_averages([1.0, 2.0, 3.0], [10, 20, 0])
+    with pytest.raises(ValueError, match=r"values\[1\] must be finite"):
+        plot_weighting([1.0, float("inf")], [10, 20])
+    with pytest.raises(ValueError, match="3 values and 2 num_examples"):
+        plot_weighting([1.0, 2.0, 3.0], [10, 20])
+    with pytest.raises(ValueError, match="got 0 values"):
+        client_averages([], [])
+    with pytest.raises(ValueError, match=r"spread must be >= 0, got -1"):
+        synthetic_client_data([1.0], [5], spread=-1)

@@ -61,3 +61,29 @@ def test_local_epochs_explorer_selects_precomputed_runs(capsys):
     assert _printed(out, "MB to target") == pytest.approx(2.0)
     sliders["target"].value = 0.99
     assert "not reached in 4 rounds" in capsys.readouterr().out
+
+
+def test_weighting_explorer_prints_both_means(capsys):
+    from fldp_teach.widgets.fedavg import weighting_explorer
+
+    box = weighting_explorer(values=(1.0, 2.0, 3.0, 6.0), num_examples=(500, 300, 100, 20))
+    sliders = _sliders(box)
+    assert set(sliders) == {"n_1", "n_2", "n_3", "n_4"}
+    assert all(isinstance(s, widgets.IntSlider) and s.continuous_update is False for s in sliders.values())
+    out = capsys.readouterr().out
+    assert _printed(out, "n_1") == 500
+    assert _printed(out, "unweighted mean") == 3.0
+    assert _printed(out, "weighted mean") == pytest.approx(1520 / 920, abs=5e-4)
+    sliders["n_4"].value = 1000   # the outlier client becomes the largest
+    out = capsys.readouterr().out
+    assert _printed(out, "n_4") == 1000
+    assert _printed(out, "unweighted mean") == 3.0
+    assert _printed(out, "weighted mean") == pytest.approx(7400 / 1900, abs=5e-4)
+    assert _printed(out, "pooled-data mean") == _printed(out, "weighted mean")
+    assert "Figure" in out
+    for s in sliders.values():
+        s.value = 100              # equal n_k: the article's Eq. (2) and FedAvg agree
+    out = capsys.readouterr().out
+    assert _printed(out, "weighted mean") == _printed(out, "unweighted mean") == 3.0
+    with pytest.raises(ValueError, match=r"num_examples\[0\]"):
+        weighting_explorer(values=(1.0, 2.0), num_examples=(0, 5))

@@ -9,6 +9,8 @@ local epochs cost in accuracy and in bytes.
   "rounds to reach a target accuracy"; bytes: article §3.3, claim C3).
 * :func:`plot_accuracy_and_bytes` — test accuracy against rounds and against cumulative bytes
   for several runs (e.g. local epochs E = 1, 2, 5, 10).
+* :func:`plot_weighting` — the article's unweighted average (Eq. 2, E2) vs FedAvg's n_k-weighted
+  one, next to the mean of the pooled data (:func:`client_averages`, :func:`synthetic_client_data`).
 
 Pure functions (no widgets, no training): each returns a matplotlib Figure. Taught in
 notebooks/09_fedavg.ipynb.
@@ -21,7 +23,8 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from fldp_teach._validation import check_unit_interval
+from fldp_teach._validation import check_finite, check_non_negative, check_positive_int, check_unit_interval
+from fldp_teach.fedavg import ClientUpdate, aggregate
 from fldp_teach.plots import integer_ticks, legend_below
 
 
@@ -31,6 +34,9 @@ __all__ = [
     "bytes_to_accuracy",
     "cumulative_bytes",
     "plot_accuracy_and_bytes",
+    "client_averages",
+    "synthetic_client_data",
+    "plot_weighting",
 ]
 
 MB = 1e6  # bytes per megabyte (SI), the unit of the communication plots
@@ -128,4 +134,83 @@ def plot_accuracy_and_bytes(histories: Mapping[str, object], *, target: float | 
     ax_b.set_xlabel("megabytes sent so far, down + up (MB, log scale)")
     ax_b.set_title("Accuracy per megabyte (article §3.3, C3)")
     legend_below(ax_r, ncol=3)  # many runs: below the axes, off the curves
+    return fig
+
+
+# ----------------------------------------------------------------------------- E2: which average?
+#: Marker area (points²) per example in :func:`plot_weighting`: area ∝ n_k, 600 pt² at n_k = 1000.
+AREA_PER_EXAMPLE = 0.6
+
+
+def _check_clients(values, num_examples):
+    values = [check_finite(f"values[{k}]", v) for k, v in enumerate(values)]
+    sizes = [check_positive_int(f"num_examples[{k}]", n) for k, n in enumerate(num_examples)]
+    if not values:
+        raise ValueError("values must hold one value per client, got 0 values")
+    if len(values) != len(sizes):
+        raise ValueError(f"values and num_examples must have one entry per client, got {len(values)} "
+                         f"values and {len(sizes)} num_examples")
+    return values, sizes
+
+
+def client_averages(values, num_examples) -> tuple[float, float]:
+    """(unweighted, weighted) average of the clients' values θ_k, computed by the library's
+    server aggregation :func:`fldp_teach.fedavg.aggregate`:
+
+    * unweighted (1/K) Σ_k θ_k — the article's Eq. (2), θ_g = (1/K) Σ_k θ_k′ (§4.1, E2);
+    * weighted Σ_k n_k θ_k / Σ_k n_k — FedAvg (McMahan et al. 2017, Algorithm 1, n_k/n weights).
+
+    They agree when all n_k are equal. ``num_examples``: n_k, integers ≥ 1."""
+    values, sizes = _check_clients(values, num_examples)
+    updates = [ClientUpdate(update=[np.array(v, dtype=np.float64)], num_examples=n)
+               for v, n in zip(values, sizes)]
+    return (float(aggregate(updates, weighting="uniform")[0]),
+            float(aggregate(updates, weighting="num_examples")[0]))
+
+
+def synthetic_client_data(values, num_examples, *, spread: float = 1.0, seed: int = 0) -> list:
+    """One array per client k: n_k examples (normal, standard deviation ``spread``, shifted) whose
+    mean is exactly θ_k = ``values[k]`` (up to rounding). Pooling them, the overall mean is
+    Σ_k n_k θ_k / Σ_k n_k — the weighted average, not the unweighted one."""
+    values, sizes = _check_clients(values, num_examples)
+    spread = check_non_negative("spread", spread)
+    rng = np.random.default_rng(seed)
+    data = []
+    for v, n in zip(values, sizes):
+        x = rng.normal(0.0, spread, n)
+        data.append(x - x.mean() + v)
+    return data
+
+
+def plot_weighting(values, num_examples, *, spread: float = 1.0, seed: int = 0, ax=None) -> Figure:
+    """Article Eq. (2) vs FedAvg: each client k's value θ_k (marker area ∝ n_k, the faint dots are its
+    n_k examples from :func:`synthetic_client_data`), and three horizontal lines: the unweighted
+    mean (1/K) Σ θ_k (article Eq. 2), the weighted mean Σ n_k θ_k / Σ n_k (McMahan et al. 2017,
+    Alg. 1; both by :func:`client_averages`), and the mean of all examples pooled on one server,
+    computed from the pooled data — it lies on the weighted mean, not on the unweighted one.
+
+    ``ax``: a matplotlib Axes, or None for a new 7×4.5 figure. Returns the Figure."""
+    values, sizes = _check_clients(values, num_examples)
+    unweighted, weighted = client_averages(values, sizes)
+    data = synthetic_client_data(values, sizes, spread=spread, seed=seed)
+    pooled = float(np.mean(np.concatenate(data)))
+    fig, ax = _new_axes(ax, figsize=(7, 4.5))
+    clients = np.arange(1, len(values) + 1)
+    rng = np.random.default_rng(seed + 1)
+    for k, x in zip(clients, data):
+        ax.plot(k + rng.uniform(-0.25, 0.25, len(x)), x, ".", color="0.55", ms=2, alpha=0.35,
+                label="examples (synthetic)" if k == 1 else None)
+    ax.axhline(unweighted, color="C3", ls="--", lw=2, label="unweighted mean, article Eq. (2)")
+    ax.axhline(weighted, color="C0", lw=3, label=r"weighted mean $\Sigma\, n_k\theta_k\, /\, \Sigma\, n_k$ (FedAvg)")
+    ax.axhline(pooled, color="k", ls=":", lw=1.5, label="mean of the pooled data")
+    ax.scatter(clients, values, s=AREA_PER_EXAMPLE * np.asarray(sizes, dtype=float), color="C1",
+               edgecolor="k", zorder=3, label=r"client value $\theta_k$ (area ∝ $n_k$)")
+    ax.set_xticks(clients, [f"{k}\nn = {n}" for k, n in zip(clients, sizes)])
+    ax.set_xlim(0.4, len(values) + 0.6)
+    ax.set_xlabel(r"client $k$ (e.g. a hospital) and its number of examples $n_k$")
+    ax.set_ylabel(r"value $\theta_k$ (e.g. a local mean)")
+    ax.set_title(f"Averaging K = {len(values)} clients: unweighted {unweighted:.3f}, "
+                 f"weighted {weighted:.3f}")
+    ax.grid(True, axis="y", alpha=0.3)
+    legend_below(ax, ncol=2, markerscale=1.0)
     return fig

@@ -13,7 +13,10 @@ deliver, to show that it eventually breaks its promise (δ(σ) > δ near ε ≈ 
 Multiplicative noise θ·(1 + ξ), ξ ~ N(0, σ²) (article §3.1, claim C1) is not DP: for θ = 0 the
 output is exactly 0, and for θ ∈ {a, b} the outputs N(a, a²σ²), N(b, b²σ²) differ in spread, which
 no amount of noise hides. ``distinguisher_success`` plays the likelihood-ratio test (optimal by the
-Neyman–Pearson lemma) against both noise kinds. Taught in notebooks/03_gaussian_mechanism.ipynb.
+Neyman–Pearson lemma) against both noise kinds; ``attacker_win_rate`` computes its success
+without sampling (additive: Φ(√k·|a − b|/(2σ)); multiplicative: a numerical integral) and
+``plot_attacker_win_rate`` draws it against σ (written s there, the slider "noise s"). Taught in
+notebooks/03_gaussian_mechanism.ipynb.
 """
 from __future__ import annotations
 
@@ -22,8 +25,9 @@ import math
 
 import numpy as np
 from matplotlib.figure import Figure
+from scipy import stats
 
-from fldp_teach._validation import check_open_unit, check_positive, check_positive_int
+from fldp_teach._validation import check_finite, check_open_unit, check_positive, check_positive_int
 from fldp_teach.mechanisms import (
     add_gaussian_noise,
     analytic_gaussian_delta,
@@ -40,6 +44,9 @@ __all__ = [
     "plot_gaussian_stddev",
     "distinguisher_success",
     "plot_multiplicative_leak",
+    "attacker_win_rate",
+    "multiplicative_win_rate_limit",
+    "plot_attacker_win_rate",
 ]
 
 
@@ -197,4 +204,169 @@ def plot_multiplicative_leak(*, stddev=0.5, value_a=1.0, value_b=3.0, stddevs=No
     ax_s.set_title(f"Telling θ = {value_a:g} from θ = {value_b:g}: more noise vs spread")
     ax_s.legend(fontsize=MIN_FONT_SIZE, loc="center left")
     ax_s.grid(True, which="both", alpha=0.3)
+    return fig
+
+
+# ----------------------------------------------------------------------------- claim C1: the win rate, exactly
+def _check_pair(value_a, value_b):
+    return check_finite("value_a", value_a), check_finite("value_b", value_b)
+
+
+def _normal_quadratic_positive(c2, c1, c0, mean, std):
+    """P[c2·m² + c1·m + c0 > 0] for m ~ N(mean, std²), exactly (from the roots of the quadratic);
+    ``c0`` may be an array. Used by :func:`attacker_win_rate`."""
+    c0 = np.asarray(c0, dtype=float)
+    if c2 == 0.0:
+        if c1 == 0.0:
+            return (c0 > 0).astype(float)
+        z = (-c0 / c1 - mean) / std
+        return stats.norm.sf(z) if c1 > 0 else stats.norm.cdf(z)
+    disc = c1 * c1 - 4.0 * c2 * c0
+    two_roots = disc > 0
+    sq = np.sqrt(np.where(two_roots, disc, 0.0))
+    q = -0.5 * (c1 + np.copysign(sq, c1 if c1 != 0 else 1.0))  # stable roots q/c2 and c0/q
+    q = np.where(q == 0.0, 1.0, q)
+    r1, r2 = q / c2, c0 / q
+    lo, hi = np.minimum(r1, r2), np.maximum(r1, r2)
+    inside = stats.norm.cdf((hi - mean) / std) - stats.norm.cdf((lo - mean) / std)
+    between = inside if c2 < 0 else 1.0 - inside
+    return np.where(two_roots, between, 1.0 if c2 > 0 else 0.0)
+
+
+def attacker_win_rate(*, noise, value_a, value_b, stddev, releases=1, points=2000) -> float:
+    """Probability that the optimal attacker tells θ = ``value_a`` from θ = ``value_b`` (fair coin
+    prior) from ``releases`` = k independent releases — computed, not simulated (compare the
+    Monte Carlo :func:`distinguisher_success`).
+
+    The optimal test guesses a iff the summed privacy loss Λ = Σ_i ln[p_a(y_i)/p_b(y_i)] > 0
+    (Neyman & Pearson 1933; with a fair prior its success is (1 + TV(P_a^k, P_b^k))/2, e.g. Dong,
+    Roth & Su 2022, "Gaussian differential privacy", JRSS-B, §2).
+
+    * ``noise="additive"``, y = θ + N(0, s²): ȳ is sufficient and ~ N(θ, s²/k), so the win rate is
+      Φ(√k·|a − b|/(2s)) (Dong, Roth & Su 2022: one release is μ-GDP with μ = |a − b|/s, Cor. 3.3:
+      k releases are √k·μ-GDP; the fair-prior success of G_μ is Φ(μ/2)). → ½ as s → ∞.
+    * ``noise="multiplicative"``, y = θ(1 + ξ), ξ ~ N(0, s²), i.e. N(θ, θ²s²) for θ ≠ 0: with
+      A = (1/b² − 1/a²)/(2s²), Λ/k = ln|b/a| + A·S/k + A·ȳ² + (1/a − 1/b)·ȳ/s², where S = Σ(y_i − ȳ)².
+      Under θ, ȳ ~ N(θ, θ²s²/k) and S ~ θ²s²·χ²_{k−1} are independent (Cochran; Casella & Berger
+      2002, Thm 5.3.1), so P_θ[Λ > 0] is, for each S, a normal probability of the region where a
+      quadratic in ȳ is positive (exact), averaged over ``points`` quantiles of S (k ≥ 2; for k = 1,
+      S = 0 and the result is exact). If exactly one of a, b is 0, the release 0 happens only for
+      θ = 0 and the win rate is 1 at every s (``mechanisms.multiplicative_noise``, counterexample).
+    * a = b: ½ (nothing to tell).
+    """
+    if noise not in ("additive", "multiplicative"):
+        raise ValueError(f"noise must be 'additive' or 'multiplicative', got {noise!r}")
+    a, b = _check_pair(value_a, value_b)
+    s = check_positive("stddev", stddev)
+    k = check_positive_int("releases", releases)
+    points = check_positive_int("points", points)
+    if a == b:
+        return 0.5
+    if noise == "additive":
+        return float(stats.norm.cdf(math.sqrt(k) * abs(a - b) / (2.0 * s)))
+    if a == 0.0 or b == 0.0:
+        return 1.0
+    c2 = (1.0 / b**2 - 1.0 / a**2) / (2.0 * s**2)
+    c1 = (1.0 / a - 1.0 / b) / s**2
+    quantiles = stats.chi2.ppf((np.arange(points) + 0.5) / points, k - 1) if k > 1 else np.zeros(1)
+
+    def guess_a(theta):
+        spread = theta**2 * s**2 * quantiles  # S under θ
+        c0 = math.log(abs(b / a)) + c2 * spread / k
+        return float(np.mean(_normal_quadratic_positive(c2, c1, c0, theta, abs(theta) * s / math.sqrt(k))))
+
+    return 0.5 * guess_a(a) + 0.5 * (1.0 - guess_a(b))
+
+
+def multiplicative_win_rate_limit(*, value_a, value_b, releases=1) -> float:
+    """The win rate of :func:`attacker_win_rate` for multiplicative noise as s → ∞: it does *not*
+    go to ½. For large s the releases are ≈ θ·s·Z_i, so only the scale |θ| is left to test;
+    with r = max(a², b²)/min(a², b²) the optimal test guesses the smaller |θ| iff Σ y_i²/(θ² s²)
+    falls below the χ²_k threshold, giving ½[F_k(k ln r/(1 − 1/r)) + 1 − F_k(k ln r/(r − 1))],
+    F_k the χ²_k CDF (Neyman–Pearson test of two normal scales). 1 if exactly one value is 0;
+    ½ if |a| = |b|. → 1 as k grows."""
+    a, b = _check_pair(value_a, value_b)
+    k = check_positive_int("releases", releases)
+    if (a == 0.0) != (b == 0.0):
+        return 1.0
+    if abs(a) == abs(b):
+        return 0.5
+    r = max(a * a, b * b) / min(a * a, b * b)
+    small = stats.chi2.cdf(k * math.log(r) / (1.0 - 1.0 / r), k)
+    large = stats.chi2.sf(k * math.log(r) / (r - 1.0), k)
+    return float(0.5 * (small + large))
+
+
+@functools.lru_cache(maxsize=64)
+def _win_rate_curves(a: float, b: float, k: int, stddevs: tuple):
+    add = np.array([attacker_win_rate(noise="additive", value_a=a, value_b=b, stddev=s, releases=k)
+                    for s in stddevs])
+    mult = np.array([attacker_win_rate(noise="multiplicative", value_a=a, value_b=b, stddev=s, releases=k)
+                     for s in stddevs])
+    return add, mult
+
+
+def plot_attacker_win_rate(stddev, *, value_a=1.0, value_b=3.0, releases=1, stddevs=None, axes=None) -> Figure:
+    """Claim C1 at one noise level s = ``stddev`` (the σ of the functions above).
+
+    Left: densities of one release y for θ = a and θ = b under additive noise (N(θ, s²): the same
+    shape, shifted) and multiplicative noise (N(θ, θ²s²): the spread gives θ away; a point mass at 0
+    if θ = 0). Right: the optimal attacker's win rate (:func:`attacker_win_rate`) against s for
+    k = ``releases``, with a marker at s; additive noise drives it to ½, multiplicative noise only
+    down to :func:`multiplicative_win_rate_limit` (dotted).
+
+    ``stddevs``: the s grid of the curves (default 10⁻² … 10², 61 points). ``axes``: two matplotlib
+    Axes, or None for a new 11×4 figure. Returns the Figure."""
+    s = check_positive("stddev", stddev)
+    a, b = _check_pair(value_a, value_b)
+    k = check_positive_int("releases", releases)
+    grid = np.geomspace(1e-2, 1e2, 61) if stddevs is None else np.asarray(stddevs, dtype=float)
+    for i, g in enumerate(grid):
+        check_positive(f"stddevs[{i}]", g)
+    if axes is None:
+        fig = Figure(figsize=(11, 4), layout="constrained")
+        axes = fig.subplots(1, 2)
+    ax_d, ax_w = axes
+    fig = ax_d.figure
+
+    spreads = [(theta, s) for theta in (a, b)] + [(theta, abs(theta) * s) for theta in (a, b) if theta != 0]
+    lo = min(m - 4 * sd for m, sd in spreads)
+    hi = max(m + 4 * sd for m, sd in spreads)
+    y = np.linspace(lo, hi, 600)
+    for theta, ls in ((a, "-"), (b, "--")):
+        # wide and pale: still visible where a multiplicative curve is the same (|θ| = 1)
+        ax_d.plot(y, stats.norm.pdf(y, theta, s), ls, color="C0", lw=3, alpha=0.55,
+                  label=f"additive, θ = {theta:g}")
+    for theta, ls in ((a, "-"), (b, "--")):
+        if theta != 0:
+            ax_d.plot(y, stats.norm.pdf(y, theta, abs(theta) * s), ls, color="C1",
+                      label=f"multiplicative, θ = {theta:g}")
+    top = ax_d.get_ylim()[1]
+    ax_d.set_ylim(0, 1.35 * top)  # room for the legend
+    for theta in (a, b):
+        if theta == 0:
+            ax_d.vlines(0.0, 0, top, color="C3", lw=3, label="multiplicative, θ = 0: always exactly 0")
+    ax_d.set_xlabel("released value y")
+    ax_d.set_ylabel("density p(y)")
+    ax_d.set_title(f"One release at noise s = {s:.3g}")
+    ax_d.legend(fontsize=MIN_FONT_SIZE, loc="upper right")
+
+    add, mult = _win_rate_curves(a, b, k, tuple(float(g) for g in grid))
+    here = (attacker_win_rate(noise="additive", value_a=a, value_b=b, stddev=s, releases=k),
+            attacker_win_rate(noise="multiplicative", value_a=a, value_b=b, stddev=s, releases=k))
+    ax_w.plot(grid, add, color="C0", label="additive θ + N(0, s²)")
+    ax_w.plot(grid, mult, color="C1", label="multiplicative θ(1 + N(0, s²))")
+    ax_w.axhline(multiplicative_win_rate_limit(value_a=a, value_b=b, releases=k), color="C1", ls=":",
+                 label="multiplicative, limit s → ∞")
+    ax_w.axhline(0.5, color="0.6", lw=1, ls="--", label="coin flip ½")
+    ax_w.plot([s], [here[0]], "o", color="C0")
+    ax_w.plot([s], [here[1]], "s", color="C1")
+    ax_w.axvline(s, color="C3", lw=1, alpha=0.5)
+    ax_w.set_xscale("log")
+    ax_w.set_ylim(0.45, 1.03)
+    ax_w.set_xlabel("noise level s (log scale)")
+    ax_w.set_ylabel("attacker's win rate P[right]")
+    ax_w.set_title(f"Optimal attacker, θ = {a:g} vs {b:g}, {k} release{'s' if k > 1 else ''}")
+    ax_w.legend(fontsize=MIN_FONT_SIZE, loc="lower left")
+    ax_w.grid(True, which="both", alpha=0.3)
     return fig

@@ -1,23 +1,28 @@
 """Sliders of notebook 09 (FedAvg): label skew per client, and local epochs vs rounds and
 bytes to a target accuracy (thin wrappers over ``fldp_teach.plots.fedavg``; the training runs
-are computed once in the notebook and only selected here)."""
+are computed once in the notebook and only selected here). Article Eq. (2): "n_1" … "n_4" →
+unweighted vs n_k-weighted average of the clients' values (``plot_weighting``)."""
 from __future__ import annotations
 
 from typing import Mapping
 
 import ipywidgets as widgets
+import numpy as np
 from IPython.display import display
 
 from fldp_teach.partition import partition_dirichlet, partition_iid
 from fldp_teach.plots.fedavg import (
     MB,
     bytes_to_accuracy,
+    client_averages,
     plot_accuracy_and_bytes,
     plot_label_histogram,
+    plot_weighting,
     rounds_to_accuracy,
+    synthetic_client_data,
 )
 
-__all__ = ["label_skew_explorer", "local_epochs_explorer"]
+__all__ = ["label_skew_explorer", "local_epochs_explorer", "weighting_explorer"]
 
 
 def label_skew_explorer(x, y, *, num_clients: int = 10, alpha: float = 0.5, seed: int = 0,
@@ -66,3 +71,32 @@ def local_epochs_explorer(histories: Mapping[int, object], *, target: float = 0.
 
     out = widgets.interactive_output(show, {"local_epochs": e_slider, "target": t_slider})
     return widgets.VBox([widgets.HBox([e_slider, t_slider]), out])
+
+
+def weighting_explorer(values=(1.0, 2.0, 3.0, 6.0), num_examples=(500, 300, 100, 20), *,
+                       spread: float = 1.0, seed: int = 0) -> widgets.VBox:
+    """Article Eq. (2) (E2): one "n_k" slider per client ("n_1" … "n_K", integers 10 … 1000) for
+    fixed client values θ_k = ``values`` → prints ``n_1`` … ``n_K``, ``unweighted mean`` ((1/K) Σ θ_k,
+    article Eq. 2), ``weighted mean`` (Σ n_k θ_k / Σ n_k, McMahan et al. 2017, Alg. 1) and
+    ``pooled-data mean`` (equal to the weighted one), and draws
+    :func:`fldp_teach.plots.fedavg.plot_weighting`. Instant: nothing is trained."""
+    values = list(values)
+    client_averages(values, num_examples)  # validates both before any slider is built
+    sliders = {f"n_{k}": widgets.IntSlider(value=int(n), min=min(10, int(n)), max=max(1000, int(n)), step=10,
+                                           description=f"n_{k}", continuous_update=False)
+               for k, n in enumerate(num_examples, start=1)}
+
+    def show(**sizes):
+        n = [sizes[f"n_{k}"] for k in range(1, len(values) + 1)]
+        unweighted, weighted = client_averages(values, n)
+        pooled = float(np.mean(np.concatenate(synthetic_client_data(values, n, spread=spread, seed=seed))))
+        for k, n_k in enumerate(n, start=1):
+            print(f"n_{k} = {n_k}")
+        print(f"unweighted mean = {unweighted:.3f}")
+        print(f"weighted mean = {weighted:.3f}")
+        print(f"pooled-data mean = {pooled:.3f}")
+        display(plot_weighting(values, n, spread=spread, seed=seed))
+
+    row = list(sliders.values())
+    rows = [widgets.HBox(row[i:i + 2]) for i in range(0, len(row), 2)]
+    return widgets.VBox([*rows, widgets.interactive_output(show, sliders)])
