@@ -71,9 +71,13 @@ def _normalized_body(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
 def _library_bodies() -> dict[str, str]:
     """Normalized body → "module.function" for every public function and public method of a public
     class in fldp_teach. Bodies of a single statement (``return l1_sensitivity / epsilon``) are left
-    out: a student's one-line solution may legitimately coincide with them; a pasted helper may not."""
+    out: a student's one-line solution may legitimately coincide with them; a pasted helper may not.
+    The checkers' reference answers (``fldp_teach.exercises``) are left out too: a hidden solution
+    computes the same closed form by design."""
     bodies: dict[str, str] = {}
     for module, tree in _library_modules():
+        if module.startswith("fldp_teach.exercises"):
+            continue
         for node in tree.body:
             candidates = [node]
             if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
