@@ -1,6 +1,8 @@
 """Checkers for the exercises of notebook 12 (the medical case study): repair the article's
 ``global_merge_fn`` and charge a noise schedule with the accountant. Each prints "Correct." or a hint
-via :func:`fldp_teach.exercises.report` and returns True/False; none raises."""
+via :func:`fldp_teach.exercises.report` and returns True/False; none raises. Both refuse an answer
+that calls the library's own version (``global_merge_fn``, ``record_level_epsilon``, ...): the
+schedule exercise may use the accountant's building blocks ``RdpAccountant`` and ``SampledGaussian``."""
 from __future__ import annotations
 
 import math
@@ -8,13 +10,14 @@ import math
 import numpy as np
 
 from fldp_teach.dp_fedavg import record_level_epsilon
-from fldp_teach.exercises import call_safely, report
+from fldp_teach.exercises import call_safely, exercise, report
 from fldp_teach.fedavg import ClientUpdate
 from fldp_teach.seed_api import global_merge_fn
 
 __all__ = ["check_global_merge", "check_schedule_epsilon"]
 
 
+@exercise()
 def check_global_merge(my_global_merge) -> bool:
     """``my_global_merge(updates, state)``: ``updates`` is a list of K client updates (each a
     list of arrays Δθ_k), ``state`` the global weights θ_g (list of arrays); must return
@@ -49,12 +52,14 @@ def check_global_merge(my_global_merge) -> bool:
                   "weights (as the article does) is not an average.")
 
 
+@exercise(allowed=("RdpAccountant", "SampledGaussian"))
 def check_schedule_epsilon(my_schedule_epsilon) -> bool:
     """``my_schedule_epsilon(noise_schedule, num_examples, batch_size, delta)`` must return the
     record-level ε of ONE hospital with ``num_examples`` patients after DP-SGD with one local
     epoch per round and z_r = ``noise_schedule[r]``: ⌈n/B⌉ sampled-Gaussian steps per round
     at rate q = B/n, composed over all phases (:func:`fldp_teach.dp_fedavg.record_level_epsilon`)."""
-    cases = (([4.0] * 5 + [1.5] * 10, 107, 16, 1e-5), ([2.0, 2.0, 1.0], 300, 32, 1e-5), ([1.2] * 4, 50, 16, 1e-6))
+    # not the notebook's schedule (4 → 1.5 over 15 rounds, hospitals of 106–107 patients)
+    cases = (([5.0] * 3 + [2.0] * 6, 93, 16, 1e-5), ([2.0, 2.0, 1.0], 300, 32, 1e-5), ([1.2] * 4, 50, 16, 1e-6))
     for schedule, n, b, d in cases:
         got, err = call_safely(my_schedule_epsilon, schedule, n, b, d)
         if err is not None:
