@@ -1,7 +1,10 @@
 """Checkers for the exercises of notebook 03 (the Gaussian mechanism; claim C1).
 
-Each checker compares the student's function with ``fldp_teach.mechanisms``, prints "Correct." or a hint
-(:func:`fldp_teach.exercises.report`) and returns True/False; it never raises.
+Each checker calls the student's function on inputs the notebook never shows, compares with a
+closed form or with ``fldp_teach.mechanisms``, prints "Correct." or a hint
+(:func:`fldp_teach.exercises.report`) and returns a :class:`~fldp_teach.exercises.Verdict`; it
+never raises. An answer that calls ``fldp_teach`` (other than the tool an exercise allows) is
+refused (:func:`fldp_teach.exercises.exercise`).
 """
 from __future__ import annotations
 
@@ -9,45 +12,66 @@ import math
 
 import numpy as np
 
-from fldp_teach.exercises import call_safely, as_number, report
-from fldp_teach.mechanisms import (
-    analytic_gaussian_delta,
-    analytic_gaussian_stddev,
-    classic_gaussian_stddev,
-    multiplicative_noise,
-)
+from fldp_teach.exercises import as_number, call_safely, exercise, report
+from fldp_teach.mechanisms import analytic_gaussian_delta, analytic_gaussian_stddev, multiplicative_noise
 
-__all__ = ["check_classic_gaussian_stddev", "check_analytic_gaussian_stddev", "check_zero_test"]
+__all__ = ["check_histogram_stddev", "check_analytic_gaussian_stddev", "check_zero_test"]
 
 
-def check_classic_gaussian_stddev(my_classic_stddev) -> bool:
-    """``my_classic_stddev(epsilon, delta, l2_sensitivity)`` must return Δ₂·sqrt(2 ln(1.25/δ))/ε
-    (``mechanisms.classic_gaussian_stddev``; Dwork & Roth 2014, Thm A.1), for ε < 1."""
-    for eps, delta, d2 in ((0.5, 1e-5, 1.0), (0.9, 1e-3, 2.0), (0.1, 1e-8, 0.5), (0.25, 0.01, 3.0)):
-        got, err = call_safely(my_classic_stddev, eps, delta, d2)
+def histogram_stddev(*, epsilon, delta, bins_per_person) -> float:
+    """The classic Gaussian σ (Dwork & Roth 2014, Thm A.1, ε < 1) for a histogram in which one
+    person adds 1 to at most k bins (add/remove neighbours): the change is a 0/1 vector with at
+    most k ones, so Δ₂ = √k (while Δ₁ = k), and σ = √k·√(2 ln(1.25/δ))/ε."""
+    return math.sqrt(bins_per_person) * math.sqrt(2.0 * math.log(1.25 / delta)) / epsilon
+
+
+# (ε, δ, k): all with ε < 1; the notebook's own classic σ is ε = 0.5, δ = 1e-5, Δ₂ = 1.
+_HISTOGRAM_CASES = ((0.5, 1e-6, 4), (0.9, 1e-3, 1), (0.2, 1e-8, 10), (0.75, 2e-5, 3))
+
+
+@exercise()
+def check_histogram_stddev(my_histogram_stddev) -> bool:
+    """``my_histogram_stddev(epsilon, delta, bins_per_person)`` must return √k·√(2 ln(1.25/δ))/ε
+    (:func:`histogram_stddev`)."""
+    for eps, delta, k in _HISTOGRAM_CASES:
+        call = f"my_histogram_stddev({eps}, {delta}, {k})"
+        got, err = call_safely(my_histogram_stddev, eps, delta, k)
         if err is not None:
-            return report(False, success="", hint=f"my_classic_stddev({eps}, {delta}, {d2}) raised {err!r}.")
+            return report(False, success="", hint=f"{call} raised {err!r}.")
         value = as_number(got)
         if value is None:
-            return report(False, success="", hint=f"my_classic_stddev returned {got!r}: return a number.")
-        want = classic_gaussian_stddev(epsilon=eps, delta=delta, l2_sensitivity=d2)
+            return report(False, success="", hint=f"{call} returned {got!r}: return a number (replace `...`).")
+        want = histogram_stddev(epsilon=eps, delta=delta, bins_per_person=k)
         if not math.isclose(value, want, rel_tol=1e-9):
-            hint = f"my_classic_stddev({eps}, {delta}, {d2}) = {value:.5g}, expected {want:.5g}."
-            if math.isclose(value, d2 * math.sqrt(2 * math.log(1 / delta)) / eps, rel_tol=1e-9):
+            hint = f"{call} = {value:.5g}, expected {want:.5g}."
+            root = math.sqrt(2 * math.log(1.25 / delta))
+            if math.isclose(value, k * root / eps, rel_tol=1e-9):
+                hint += (f" You used Δ = k = {k}, the L1 sensitivity. The Gaussian mechanism pays for the L2 norm"
+                         " of the change: k ones have L2 norm √k.")
+            elif math.isclose(value, root / eps, rel_tol=1e-9):
+                hint += " One person touches up to k bins: the sensitivity is not 1."
+            elif math.isclose(value, math.sqrt(k) * math.sqrt(2 * math.log(1 / delta)) / eps, rel_tol=1e-9):
                 hint += " Close: the constant inside the log is 1.25/δ, not 1/δ."
-            elif math.isclose(value, d2 * math.sqrt(2 * math.log(1.25 / delta)) * eps, rel_tol=1e-9):
+            elif math.isclose(value, math.sqrt(k) * root * eps, rel_tol=1e-9):
                 hint += " Divide by ε, do not multiply: less privacy (larger ε) needs less noise."
             else:
-                hint += " σ = Δ₂·√(2 ln(1.25/δ)) / ε."
+                hint += " First Δ₂ (the L2 norm of what one person changes), then the classic σ of section 3."
             return report(False, success="", hint=hint)
-    return report(True, success="σ = Δ₂·√(2 ln(1.25/δ))/ε — valid for ε < 1 only.", hint="")
+    return report(True, success="Δ₂ = √k: a person in k bins costs √k times the noise of one bin with Gaussian "
+                                "noise, k times with Laplace noise.", hint="")
 
 
+# (ε, δ, Δ₂): none is a row of the notebook's table (δ = 1e-5, Δ₂ = 1) or the widget's default.
+_ANALYTIC_CASES = ((0.3, 3e-6, 1.5), (2.0, 1e-6, 1.0), (6.0, 2e-5, 0.7), (0.1, 1e-3, 0.5))
+
+
+@exercise(allowed=("analytic_gaussian_delta",))
 def check_analytic_gaussian_stddev(my_analytic_stddev) -> bool:
     """``my_analytic_stddev(epsilon, delta, l2_sensitivity)`` must return the smallest σ with
     δ(σ) ≤ δ (Balle & Wang 2018, Thm 8) to a relative accuracy of 1e-6, and must never return a σ
-    whose exact δ(σ) exceeds δ by more than that tolerance allows."""
-    for eps, delta, d2 in ((0.5, 1e-5, 1.0), (2.0, 1e-6, 1.0), (8.0, 1e-5, 2.0), (0.1, 1e-3, 0.5)):
+    whose exact δ(σ) exceeds δ by more than that tolerance allows. It may call
+    ``analytic_gaussian_delta`` (the condition), not ``analytic_gaussian_stddev`` (the answer)."""
+    for eps, delta, d2 in _ANALYTIC_CASES:
         got, err = call_safely(my_analytic_stddev, eps, delta, d2)
         if err is not None:
             return report(False, success="", hint=f"my_analytic_stddev({eps}, {delta}, {d2}) raised {err!r}.")
@@ -65,10 +89,12 @@ def check_analytic_gaussian_stddev(my_analytic_stddev) -> bool:
     return report(True, success="your bisection finds the analytic Gaussian σ (Balle & Wang 2018).", hint="")
 
 
+@exercise()
 def check_zero_test(my_is_zero) -> bool:
     """``my_is_zero(y)`` sees ONE output y = θ(1 + ξ) of multiplicative noise (σ = 1) and must
     return True if θ = 0, False if θ = 1. Passes if it is right in ≥ 99 % of 2000 fair games —
-    impossible against any (ε, δ)-DP mechanism with e^ε/(1+e^ε) + δ/2 < 0.99 (e.g. ε = 1, δ = 1e-5)."""
+    impossible against any (ε, δ)-DP mechanism whose tight bound (e^ε + δ)/(1 + e^ε) is below 0.99
+    (e.g. 0.7311 at ε = 1, δ = 1e-5)."""
     rng = np.random.default_rng(7)
     trials = 2000
     theta_is_zero = rng.random(trials) < 0.5
