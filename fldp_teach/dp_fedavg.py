@@ -30,9 +30,10 @@ its own privacy accounting over rounds (all for the *unit of privacy = one clien
   "Practical Secure Aggregation for Privacy-Preserving Machine Learning") provides: pairwise
   masks that cancel in the sum. Here :func:`secure_sum` *simulates* that by returning only the
   sum. A single client's message alone carries std zC/√m and is therefore NOT private at
-  level z (on its own it is a Gaussian mechanism with std zC/√m and sensitivity 2C, i.e.
-  multiplier z/(2√m)); it also assumes the other clients are honest and really add their
-  share. Accounted like central DP (:func:`central_epsilon`) for the sum, every round charged
+  level z: seen alone it is a Gaussian mechanism with multiplier z/√m for sensitivity C (add/
+  remove one client, the relation the sum is accounted under; notebook 11), and z/(2√m) under
+  local DP's relation (any two data sets of the client, sensitivity 2C), worse still. It also
+  assumes the other clients are honest and really add their share. Accounted like central DP (:func:`central_epsilon`) for the sum, every round charged
   (a dropped round too: whether it was dropped depends on who arrived).
 
 What leaves a client in local and distributed mode is the privatized update alone (no loss, no
@@ -197,8 +198,9 @@ def distributed_dp_share(update: ClientUpdate, *, clip_norm: float, noise_multip
     arrivals than m_min the sum is noisier than it needs to be (a factor √(n/m_min)).
 
     PROVIDED the server only sees the sum (secure aggregation, :func:`secure_sum`): on its own
-    one share is a Gaussian mechanism with multiplier z/√m_min only, NOT private at level z;
-    it also assumes the other clients are honest and really add their share. The message holds
+    one share is a Gaussian mechanism with multiplier z/√m_min only for sensitivity C (add/remove
+    one client, the relation under which the sum is accounted), and z/(2√m_min) for local DP's
+    sensitivity 2C — NOT private at level z; it also assumes the other clients are honest and really add their share. The message holds
     only the privatized share (see :func:`local_dp_update`). Taught in notebook 11."""
     m = check_positive_int("min_clients", min_clients)
     c = check_positive("clip_norm", clip_norm)
