@@ -33,8 +33,9 @@ its own privacy accounting over rounds (all for the *unit of privacy = one clien
   level z: seen alone it is a Gaussian mechanism with multiplier z/√m for sensitivity C (add/
   remove one client, the relation the sum is accounted under; notebook 11), and z/(2√m) under
   local DP's relation (any two data sets of the client, sensitivity 2C), worse still. It also
-  assumes the other clients are honest and really add their share. Accounted like central DP (:func:`central_epsilon`) for the sum, every round charged
-  (a dropped round too: whether it was dropped depends on who arrived).
+  assumes the other clients are honest and really add their share. Accounted like central DP
+  (:func:`central_epsilon`) for the sum, every round charged (a dropped round too: whether it
+  was dropped depends on who arrived).
 
 What leaves a client in local and distributed mode is the privatized update alone (no loss, no
 norm, no example count). What each mode treats as public, and what no mode covers, is in
@@ -200,8 +201,9 @@ def distributed_dp_share(update: ClientUpdate, *, clip_norm: float, noise_multip
     PROVIDED the server only sees the sum (secure aggregation, :func:`secure_sum`): on its own
     one share is a Gaussian mechanism with multiplier z/√m_min only for sensitivity C (add/remove
     one client, the relation under which the sum is accounted), and z/(2√m_min) for local DP's
-    sensitivity 2C — NOT private at level z; it also assumes the other clients are honest and really add their share. The message holds
-    only the privatized share (see :func:`local_dp_update`). Taught in notebook 11."""
+    sensitivity 2C — NOT private at level z; it also assumes the other clients are honest and
+    really add their share. The message holds only the privatized share (see
+    :func:`local_dp_update`). Taught in notebook 11."""
     m = check_positive_int("min_clients", min_clients)
     c = check_positive("clip_norm", clip_norm)
     z = check_non_negative("noise_multiplier", noise_multiplier)
