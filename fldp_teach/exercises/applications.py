@@ -1,13 +1,14 @@
 """Checkers for the exercises of notebook 14 (beyond medicine): precision/recall at a
-threshold and the AUC as a rank statistic. Each prints "Correct." or a hint via
-:func:`fldp_teach.exercises.report` and returns True/False; none raises."""
+threshold and the AUC as a rank statistic, on synthetic labels and scores the notebook never shows.
+Each prints "Correct." or a hint via :func:`fldp_teach.exercises.report` and returns True/False; none
+raises. An answer that calls ``fldp_teach`` (``threshold_metrics``, ``roc_auc``, ...) is refused."""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from fldp_teach.exercises import call_safely, report
+from fldp_teach.exercises import call_safely, exercise, report
 from fldp_teach.plots.applications import threshold_metrics
 from fldp_teach.simulation import roc_auc
 
@@ -30,6 +31,7 @@ def _close(a, b):
     return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
+@exercise()
 def check_precision_recall(my_precision_recall) -> bool:
     """``my_precision_recall(labels, scores, threshold)`` must return ``(precision, recall)``
     when flagging iff score ≥ threshold: TP/(TP+FP) and TP/(TP+FN)."""
@@ -61,6 +63,7 @@ def check_precision_recall(my_precision_recall) -> bool:
                   "easy legitimate transactions that make accuracy look good.", hint="")
 
 
+@exercise()
 def check_auc(my_auc) -> bool:
     """``my_auc(labels, scores)`` must return P[score(positive) > score(negative)] + ½·P[tie]
     (the Mann–Whitney AUC, :func:`fldp_teach.simulation.roc_auc`)."""
