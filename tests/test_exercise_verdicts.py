@@ -31,3 +31,47 @@ def test_no_course_notebook_prints_emoji_marks_or_runs_a_loud_solution():
             assert "✅" not in src and "❌" not in src, path.name
             if "solution" in cell.get("metadata", {}).get("tags", []):
                 assert "assert check_" not in src, f"{path.name}: use verify(check_x, solution_x) in solutions"
+
+
+def test_library_calls_names_what_an_answer_borrows():
+    """Issue 11: an exercise passed by wrapping the library teaches nothing; the checkers'
+    ``@exercise`` decorator refuses such answers and names the borrowed function."""
+    import numpy as np
+
+    import fldp_teach.mechanisms as mechanisms
+    from fldp_teach.exercises import library_calls
+    from fldp_teach.mechanisms import laplace_scale
+
+    def direct(x):
+        return laplace_scale(epsilon=1.0, l1_sensitivity=x)
+
+    def through_module(x):
+        return mechanisms.laplace_scale(epsilon=1.0, l1_sensitivity=x)
+
+    def helper(x):
+        return direct(x)
+
+    def own(x):
+        return np.abs(x) / 1.0
+
+    assert library_calls(direct) == ["laplace_scale"]
+    assert library_calls(through_module) == ["mechanisms.laplace_scale"]
+    assert library_calls(helper) == ["laplace_scale"]          # through the student's own helper
+    assert library_calls(lambda x: (lambda: laplace_scale(epsilon=1.0, l1_sensitivity=x))()) == ["laplace_scale"]
+    assert library_calls(own) == []
+    assert library_calls(direct, allowed=("laplace_scale",)) == []
+
+
+def test_exercise_decorator_refuses_a_wrapper(capsys):
+    from fldp_teach.exercises import exercise, report
+    from fldp_teach.mechanisms import laplace_scale
+
+    @exercise()
+    def check(answer):
+        return report(bool(answer(2.0) == 2.0), success="fine", hint="wrong")
+
+    assert check(lambda x: x)
+    assert "Correct." in capsys.readouterr().out
+    assert not check(lambda x: laplace_scale(epsilon=1.0, l1_sensitivity=x))
+    out = capsys.readouterr().out
+    assert out.startswith("Not yet:") and "laplace_scale from fldp_teach" in out

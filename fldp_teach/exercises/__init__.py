@@ -121,14 +121,22 @@ def library_calls(fn, *, allowed=()) -> list[str]:
         for name, cell in zip(code.co_freevars, closure):
             with contextlib.suppress(ValueError):
                 scope[name] = cell.cell_contents
-        for name in _code_names(code):
+        names = list(_code_names(code))
+        for name in names:
             if name not in scope:
                 continue
             obj = scope[name]
             if _is_library(obj):
-                label = getattr(obj, "__name__", name)
-                if name not in allowed and label not in allowed and label not in found:
-                    found.append(label)
+                if isinstance(obj, types.ModuleType):
+                    # ``m.laplace_scale(...)``: name the attributes used, not the module
+                    used = [a for a in names if a != name and _is_library(getattr(obj, a, None))]
+                    labels = [f"{obj.__name__.rsplit('.', 1)[-1]}.{a}" for a in used if a not in allowed] \
+                        if used else [obj.__name__]
+                else:
+                    labels = [] if name in allowed else [getattr(obj, "__name__", name)]
+                for label in labels:
+                    if label.rsplit(".", 1)[-1] not in allowed and label not in found:
+                        found.append(label)
             elif isinstance(obj, types.FunctionType):
                 visit(obj)              # the student's own helper: look inside it too
 
