@@ -90,6 +90,10 @@ class _QuietTensorFlowImport:
             try:
                 with filtered_stderr():
                     original(module)
+                    # the CUDA probe ("failed call to cuInit") runs at the first device query,
+                    # not at import: make that query here, inside the filter
+                    with contextlib.suppress(Exception):
+                        module.config.list_physical_devices()
             finally:
                 with contextlib.suppress(AttributeError):
                     del spec.loader.exec_module  # back to the class's own method

@@ -40,3 +40,19 @@ def test_the_filter_keeps_other_lines(capfd):
     assert err == "something the student must see\n"
     assert is_startup_noise("E0000 00:00:1 1 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error")
     assert not is_startup_noise("UserWarning: delta is large")
+
+
+def test_first_tensorflow_op_and_the_cli_print_no_cuda_probe():
+    """Issue 11: the "failed call to cuInit" line comes from the first device query, after the
+    import; it must not reach a script's or the CLI's stderr either."""
+    import subprocess
+    import sys
+
+    script = "import fldp_teach.data\nimport tensorflow as tf\nprint(int(tf.constant(1) + 1))\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "2"
+    assert not [line for line in done.stderr.splitlines() if line.strip()], done.stderr
+    cli = subprocess.run([sys.executable, "-m", "fldp_teach.cli", "demo", "--help"], capture_output=True,
+                         text=True, timeout=300)
+    assert cli.returncode == 0, cli.stderr
+    assert not [line for line in cli.stderr.splitlines() if line.strip()], cli.stderr
