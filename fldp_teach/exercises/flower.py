@@ -1,23 +1,25 @@
 """Checkers for the exercises of notebook 15 (the same DP-FedAvg on Flower): the node config a
 SuperNode is started with, and the ε a Flower run reports, computed from its run config alone.
 Each prints "Correct." or a hint via :func:`fldp_teach.exercises.report` and returns True/False; none
-raises."""
+raises. The ε exercise may call ``central_epsilon`` (the accountant's tool the notebook names); any
+other call into ``fldp_teach`` is refused, as is any call in the node-config exercise."""
 from __future__ import annotations
 
 import math
 
 from fldp_teach.dp_fedavg import central_epsilon
-from fldp_teach.exercises import as_number, call_safely, report
+from fldp_teach.exercises import as_number, call_safely, exercise, report
 
 __all__ = ["check_node_config", "check_flower_epsilon"]
 
 
+@exercise()
 def check_node_config(my_node_config) -> bool:
     """``my_node_config(i, n)`` must return the ``--node-config`` string of SuperNode i of n, e.g.
     ``"partition-id=0 num-partitions=2"``: the keys the course's ClientApp reads to pick its
     partition (:func:`fldp_teach.flower.client.client_data`). Flower parses it as space-separated
     ``key=value`` pairs."""
-    for i, n in ((0, 2), (1, 2), (7, 30)):
+    for i, n in ((0, 3), (2, 3), (7, 30)):          # the notebook starts 2 SuperNodes
         got, err = call_safely(my_node_config, i, n)
         if err is not None:
             return report(False, success="", hint=f"my_node_config raised {err!r}.")
@@ -47,15 +49,17 @@ def _want(run_config) -> list:
     return [central_epsilon(noise_multipliers=[z] * r, sampling_rate=q, delta=d) for r in range(1, rounds + 1)]
 
 
+@exercise(allowed=("central_epsilon",))
 def check_flower_epsilon(my_flower_epsilon) -> bool:
     """``my_flower_epsilon(run_config)`` gets a run config as the Flower app reads it (keys with
     dashes: ``"noise-multiplier"``, ``"sampling-rate"``, ``"delta"``, ``"rounds"``, ...) and must
     return the list of user-level ε after rounds 1..T of central DP-FedAvg with Poisson client
     sampling (:func:`fldp_teach.dp_fedavg.central_epsilon` on the first r rounds), i.e. what the
     strategy reports: a function of the public configuration only, not of the replies."""
-    configs = ({"num-clients": 2, "rounds": 2, "mode": "central", "sampling-rate": 1.0, "noise-multiplier": 0.2,
+    # not the notebook's RUN_CONFIG (2 clients, q = 1, z = 0.2, δ = 1e-5, 2 or 5 rounds)
+    configs = ({"num-clients": 3, "rounds": 3, "mode": "central", "sampling-rate": 1.0, "noise-multiplier": 0.7,
                 "clip-norm": 1.0, "delta": 1e-5},
-               {"num-clients": 100, "rounds": 5, "mode": "central", "sampling-rate": 0.2, "noise-multiplier": 1.8,
+               {"num-clients": 100, "rounds": 4, "mode": "central", "sampling-rate": 0.1, "noise-multiplier": 1.2,
                 "clip-norm": 0.5, "delta": 1e-6})
     for cfg in configs:
         got, err = call_safely(my_flower_epsilon, dict(cfg))
