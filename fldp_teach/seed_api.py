@@ -127,13 +127,20 @@ class BatchLaplaceNoiseSampler:
         return add_laplace_noise([np.asarray(t) for t in tensors], scale=self.scale, seed=self._rng)
 
 
-def article_noise_epsilon(*, noise: float = 1e-6, clip_norm: float = 1.0, rounds: int = 1, delta: float = 1e-5) -> float:
-    """ε of the article's ``epsilon = 1e-6`` used as a Gaussian noise std on an update clipped to
-    C (noise multiplier z = noise / C), composed over ``rounds`` (RDP accountant). For the
-    article's numbers it is astronomically large: no privacy."""
+def article_noise_epsilon(*, noise: float = 1e-6, clip_norm: float = 1.0, rounds: int = 1, delta: float = 1e-5,
+                          neighbouring: str = "replace") -> float:
+    """ε of the article's ``epsilon = 1e-6`` used as a Gaussian noise std on one device's update
+    clipped to C, composed over ``rounds`` (RDP accountant, Mironov 2017, Prop. 7).
+
+    The noise protects that device's data against a change of its *whole* data set, the local-DP
+    relation of :func:`compute_sensitivity`'s default (``neighbouring="replace"``: sensitivity 2C,
+    so the effective noise multiplier is noise/(2C), as in ``dp_fedavg.local_epsilon``);
+    ``"add_remove"`` uses sensitivity C (multiplier noise/C). For the article's numbers ε is
+    astronomically large either way (about 2.1·10¹² and 5.3·10¹¹ for one round): no privacy."""
     from fldp_teach.accounting import Gaussian, RdpAccountant
 
-    z = check_positive("noise", noise) / check_positive("clip_norm", clip_norm)
+    sensitivity = compute_sensitivity(clip_norm=clip_norm, neighbouring=neighbouring)
+    z = check_positive("noise", noise) / sensitivity
     return RdpAccountant().compose(Gaussian(noise_multiplier=z, steps=rounds)).epsilon(delta=delta)
 
 

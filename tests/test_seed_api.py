@@ -40,7 +40,7 @@ def test_compute_sensitivity_and_the_articles_noise_gives_no_privacy():
     with pytest.raises(ValueError, match="neighbouring"):
         sa.compute_sensitivity(clip_norm=1.0, neighbouring="swap")
     assert sa.article_noise_epsilon(noise=1e-6, clip_norm=1.0) > 1e9
-    assert sa.article_noise_epsilon(noise=5.0, clip_norm=1.0) < 1.0
+    assert sa.article_noise_epsilon(noise=10.0, clip_norm=1.0) < 1.0   # z = 10/(2C) = 5
 
 
 def test_local_model_outputs_logits_and_laplace_sampler_adds_scaled_noise():
@@ -68,3 +68,15 @@ def test_resetting_adam_between_devices_equals_a_fresh_optimizer():
     fresh = sa.local_train_fn(state, data, model=sa.LocalModel(5, seed=0), fl=fl, dp=dp, seed=2, noise_seed=2)
     for a, b in zip(second.update, fresh.update):
         np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_article_noise_epsilon_uses_the_local_dp_relation_of_compute_sensitivity():
+    """Issue 11: notebook 12 quoted 5·10¹¹ (sensitivity C) next to compute_sensitivity = 2C; one
+    relation everywhere: replace-one (2C) by default, equal to dp_fedavg.local_epsilon."""
+    from fldp_teach import dp_fedavg
+
+    eps = sa.article_noise_epsilon()
+    assert sa.compute_sensitivity(clip_norm=1.0) == 2.0
+    assert eps == pytest.approx(dp_fedavg.local_epsilon(noise_multipliers=[1e-6], participations=[[0]], delta=1e-5))
+    assert 2.0e12 < eps < 2.2e12
+    assert 5.0e11 < sa.article_noise_epsilon(neighbouring="add_remove") < 5.5e11
