@@ -61,8 +61,13 @@ from fldp_teach._validation import (
     check_positive_int,
     check_unit_interval,
 )
-from fldp_teach.dpsgd import check_dp_sgd_model, dp_gradient
-from fldp_teach.ghost_norms import ghost_norms_supported
+from fldp_teach.dpsgd import (
+    check_dp_sgd_model,
+    clipped_gradient_sum_vectorized,
+    dp_gradient,
+    normalize,
+)
+from fldp_teach.ghost_norms import clipped_gradient_sum_fast, ghost_norms_supported
 from fldp_teach.training import _LOTS, _NOISE, _check_data, poisson_lot
 
 __all__ = [
@@ -72,6 +77,7 @@ __all__ = [
     "is_poisson_dataset",
     "check_supported_loss",
     "PrivacyCallback",
+    "NoiseBuffer",
 ]
 
 
@@ -246,6 +252,51 @@ def _check_no_regularizers(model):
                          "DP-SGD's clipped per-example loss: remove them")
 
 
+# ------------------------------------------------------------------------------ the noise
+#: floats of noise drawn at once by the "batched" noise (16 MiB of float32); at least one step
+_NOISE_BUFFER_FLOATS = 2 ** 22
+_NOISE_BUFFER_MAX_ROWS = 64
+
+
+class NoiseBuffer:
+    """The Gaussian noise of DP-SGD drawn for several steps at once ("batched" noise).
+
+    ``dpsgd.add_noise`` draws one ``generator.normal`` per variable and step; each draw is an
+    op with a fixed cost (tens of microseconds on a CPU, shared out to the thread pool), a
+    visible share of a small model's step (measured in benchmarks/dpsgd.py). Here one draw
+    fills a buffer of ``rows`` steps × P parameters, N(0, σ²) with σ = zC; each step reads
+    its row and splits it into the variables' shapes. The noise is the same distribution —
+    i.i.d. N(0, z²C²) on every coordinate of every step, from the same private generator — so
+    the accountant's ε is unchanged; only the order in which the stream is used differs from
+    ``add_noise``'s, so a seeded run does not reproduce ``train_dp_sgd`` draw for draw.
+    The buffer holds secret noise (future steps' and the current block's): it lives in this
+    object, never in ``private.model``'s weights. ``rows``: as many steps as fit in
+    2²² floats, at most 64, at least 1 (one fused draw per step for large models)."""
+
+    def __init__(self, variables, *, stddev, generator, rows=None):
+        self.shapes = [tuple(v.shape) for v in variables]
+        self.sizes = [math.prod(shape) for shape in self.shapes]
+        size = sum(self.sizes)
+        self.rows = (max(1, min(_NOISE_BUFFER_MAX_ROWS, _NOISE_BUFFER_FLOATS // max(size, 1)))
+                     if rows is None else check_positive_int("rows", rows))
+        self.stddev, self.generator = float(stddev), generator
+        self.buffer = tf.Variable(tf.zeros([self.rows, size]), trainable=False,
+                                  name="dp_noise_buffer")
+        self.next_row = tf.Variable(self.rows, dtype=tf.int32, trainable=False,
+                                    name="dp_noise_row")  # exhausted: the first call fills it
+
+    def draw(self):
+        """This step's noise, one tensor per variable (call inside the step's tf.function)."""
+        def refill():
+            self.buffer.assign(self.generator.normal(self.buffer.shape, stddev=self.stddev))
+            return tf.constant(0, tf.int32)
+
+        row = tf.cond(self.next_row >= self.rows, refill, lambda: self.next_row)
+        self.next_row.assign(row + 1)
+        flat = tf.split(self.buffer[row], self.sizes)
+        return [tf.reshape(n, shape) for n, shape in zip(flat, self.shapes)]
+
+
 # ----------------------------------------------------------------------------- the model
 class PrivateModel(keras.Model):
     """A Keras model whose ``fit`` trains ``model`` with DP-SGD (Abadi et al. 2016, Alg. 1).
@@ -260,7 +311,7 @@ class PrivateModel(keras.Model):
     :meth:`epsilon`."""
 
     def __init__(self, model, *, clip_norm, noise_multiplier, batch_size, num_examples,
-                 noise_seed=None, method="fast", **kwargs):
+                 noise_seed=None, method="fast", noise="auto", **kwargs):
         super().__init__(**kwargs)
         if not isinstance(model, keras.Model):
             raise ValueError(f"model must be a keras.Model, got {type(model).__name__}")
@@ -297,6 +348,17 @@ class PrivateModel(keras.Model):
         self._lot_generator = randomness.tf_generator(randomness.derive(root, _LOTS))
         self._noise_generator = randomness.tf_generator(randomness.derive(root, _NOISE))
         self._denominator = tf.constant(float(batch_size))  # qN = B, the expected lot size
+        if noise not in ("auto", "per_variable", "batched"):
+            raise ValueError(f"noise must be 'auto', 'per_variable' or 'batched', got {noise!r}")
+        if noise == "auto":  # a seeded run reproduces train_dp_sgd; a private one is faster
+            noise = "per_variable" if noise_seed is not None else "batched"
+        if noise_multiplier == 0:
+            noise = "per_variable"  # nothing is drawn
+        self.noise = noise
+        self._noise_buffer = (NoiseBuffer(model.trainable_variables,
+                                          stddev=noise_multiplier * clip_norm,
+                                          generator=self._noise_generator)
+                              if noise == "batched" else None)
         self._dp_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="dp_steps")
         self.built = True
 
@@ -322,9 +384,18 @@ class PrivateModel(keras.Model):
         if sample_weight is not None:
             raise ValueError("sample_weight / class_weight are not supported by DP-SGD: "
                              "each example's clipped gradient enters the sum with weight 1")
-        noisy_gradient, result = dp_gradient(
-            self.model, x, y, clip_norm=self.clip_norm, noise_multiplier=self.noise_multiplier,
-            denominator=self._denominator, generator=self._noise_generator, method=self.method)
+        if self._noise_buffer is None:  # the library's step, draw for draw
+            noisy_gradient, result = dp_gradient(
+                self.model, x, y, clip_norm=self.clip_norm,
+                noise_multiplier=self.noise_multiplier, denominator=self._denominator,
+                generator=self._noise_generator, method=self.method)
+        else:  # the library's clipped sum and normalisation, the noise from the buffer
+            noise = self._noise_buffer.draw()
+            result = (clipped_gradient_sum_fast if self.method == "fast"
+                      else clipped_gradient_sum_vectorized)(self.model, x, y,
+                                                            clip_norm=self.clip_norm)
+            noisy_gradient = normalize([s + n for s, n in zip(result.gradient_sum, noise)],
+                                       denominator=self._denominator)
         self.optimizer.apply_gradients(zip(noisy_gradient, self.model.trainable_variables))
         self._dp_steps.assign_add(1)
         count = tf.shape(result.losses)[0]
@@ -437,7 +508,7 @@ class PrivateModel(keras.Model):
 
 
 def make_private(model, *, clip_norm, noise_multiplier, batch_size, num_examples,
-                 noise_seed=None, method="fast") -> PrivateModel:
+                 noise_seed=None, method="fast", noise="auto") -> PrivateModel:
     """Wrap a built Keras 3 ``model`` (logits, integer labels) so that ``fit`` trains it with
     DP-SGD: Poisson lots at q = ``batch_size``/``num_examples``, each lot's per-example
     gradients clipped to ``clip_norm`` C, Gaussian noise of std ``noise_multiplier``·C on the
@@ -447,11 +518,15 @@ def make_private(model, *, clip_norm, noise_multiplier, batch_size, num_examples
     ``method``: "fast" (ghost norms; models they do not cover — tied weights, recurrent
     layers, non-Sequential models — fall back to "vectorized") or "vectorized". ``noise_seed``:
     None (default) = OS entropy; an integer fixes the lots and the noise for teaching and
-    prints :func:`fldp_teach.randomness.noise_seed_notice`. Raises ValueError for
-    BatchNormalization-like layers, regularisers, or a bad parameter."""
+    prints :func:`fldp_teach.randomness.noise_seed_notice`. ``noise``: "per_variable" draws
+    it as ``dpsgd.add_noise`` does (a seeded run then matches ``train_dp_sgd`` draw for draw),
+    "batched" draws many steps' noise at once (:class:`NoiseBuffer`, same distribution,
+    faster for small models), "auto" (default) = "per_variable" when ``noise_seed`` is given,
+    else "batched". Raises ValueError for BatchNormalization-like layers, regularisers, or a
+    bad parameter."""
     return PrivateModel(model, clip_norm=clip_norm, noise_multiplier=noise_multiplier,
                         batch_size=batch_size, num_examples=num_examples,
-                        noise_seed=noise_seed, method=method)
+                        noise_seed=noise_seed, method=method, noise=noise)
 
 
 # --------------------------------------------------------------------------- the callback
@@ -517,12 +592,21 @@ class PrivacyCallback(keras.callbacks.Callback):
         if self.target_epsilon is None:
             return
         self.max_steps = _largest_steps_within(self.target_epsilon, self._epsilon)
-        if self._steps + self._per_call() > self.max_steps:
+        ahead = self._per_call() if self.stop == "step" else self._per_epoch()
+        if self._steps + ahead > self.max_steps:
+            what = "step" if self.stop == "step" else f"epoch ({ahead} steps)"
             raise ValueError(
-                f"target_epsilon={self.target_epsilon:g} would be exceeded by the next step: "
-                f"ε = {self._epsilon(self._steps + self._per_call()):.4g} after "
-                f"{self._steps + self._per_call()} step(s) at δ={self.delta:g} (spent so far: "
-                f"ε = {self.epsilon:.4g} in {self._steps} steps); nothing was trained")
+                f"target_epsilon={self.target_epsilon:g} would be exceeded by the next {what}: "
+                f"ε = {self._epsilon(self._steps + ahead):.4g} after {self._steps + ahead} "
+                f"steps at δ={self.delta:g} (spent so far: ε = {self.epsilon:.4g} in "
+                f"{self._steps} steps); nothing was trained")
+
+    def _per_epoch(self):
+        steps = (self.params or {}).get("steps")
+        if not steps:
+            raise ValueError("stop='epoch' needs the number of steps per epoch; give fit "
+                             "steps_per_epoch or a dataset of known length")
+        return int(steps)
 
     def _per_call(self):
         return max(1, int(getattr(self.model, "steps_per_execution", 1) or 1))
@@ -548,7 +632,7 @@ class PrivacyCallback(keras.callbacks.Callback):
         if logs is not None:
             logs["epsilon"] = self.epsilon
         if self.target_epsilon is not None and self.stop == "epoch":
-            per_epoch = (self.params or {}).get("steps") or (self._steps - self._epoch_start)
+            per_epoch = self._per_epoch()
             if self._steps + per_epoch > self.max_steps:
                 self.model.stop_training = True
                 self.stopped = (
