@@ -240,6 +240,10 @@ def _dp_accounting_pld_epsilon(*, noise_multiplier, sampling_rate, steps, delta)
     return accountant.get_epsilon(delta)
 
 
+def _normal_cdf(x: float) -> float:
+    return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
+
+
 def _central_epsilon(*, noise_multiplier, rounds, sampling_rate, delta) -> float:
     from fldp_teach.dp_fedavg import central_epsilon
 
@@ -285,6 +289,19 @@ COURSE_CHECKS = [
                 expected=lambda v: v["Δ₁"] / v["ε"], reads=("ε", "Δ₁"),
                 source="b = Δ₁/ε (Dwork & Roth 2014, Def. 3.3 and Thm 3.6), written out here "
                        "rather than calling mechanisms.laplace_scale"),
+    SliderCheck("03_gaussian_mechanism.ipynb", slider="noise s", presses=3, printed="win rate additive",
+                expected=lambda v: _normal_cdf(math.sqrt(v["releases"]) * abs(3.0 - 1.0) / (2 * v["noise s"])),
+                reads=("noise s", "releases"),
+                source="the best test between x + N(0, s²) for x = 1 and x = 3 after k releases wins with "
+                       "probability Φ(√k·|a − b|/(2s)) (Neyman–Pearson; Dong, Roth & Su 2022, Cor. 3.3); "
+                       "value_a = 1, value_b = 3 as in the notebook's call"),
+    SliderCheck("09_fedavg.ipynb", slider="n_1", presses=5, printed="weighted mean",
+                expected=lambda v: sum(n * x for n, x in zip((v["n_1"], v["n_2"], v["n_3"], v["n_4"]),
+                                                           (1.0, 2.0, 3.0, 6.0)))
+                / (v["n_1"] + v["n_2"] + v["n_3"] + v["n_4"]),
+                reads=("n_1", "n_2", "n_3", "n_4"),
+                source="FedAvg's weighted mean Σ n_k θ_k / Σ n_k (McMahan et al. 2017, Alg. 1) of the "
+                       "notebook's client values (1, 2, 3, 6)"),
     SliderCheck("08_rdp_accounting.ipynb", slider="noise z", presses=4, printed="ε",
                 expected=lambda v: _dp_accounting_epsilon(
                     noise_multiplier=v["noise z"], sampling_rate=v["q"],

@@ -75,3 +75,25 @@ def test_exercise_decorator_refuses_a_wrapper(capsys):
     assert not check(lambda x: laplace_scale(epsilon=1.0, l1_sensitivity=x))
     out = capsys.readouterr().out
     assert out.startswith("Not yet:") and "laplace_scale from fldp_teach" in out
+
+
+def test_every_checker_refuses_library_wrappers():
+    """Issue 11: every checker whose answer is a function is decorated with ``@exercise``, so an
+    answer that wraps the library function the notebook imported gets a "Not yet" line."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import fldp_teach.exercises as ex
+
+    checkers = []
+    for info in pkgutil.iter_modules(ex.__path__):
+        module = importlib.import_module(f"fldp_teach.exercises.{info.name}")
+        for name, fn in vars(module).items():
+            if name.startswith("check_") and callable(fn) and fn.__module__ == module.__name__:
+                checkers.append((module.__name__, name, fn))
+    assert len(checkers) >= 30
+    undecorated = [f"{m}.{n}" for m, n, fn in checkers
+                   if next(iter(inspect.signature(fn).parameters)).startswith("my_")
+                   and not hasattr(fn, "allowed_library_calls")]
+    assert not undecorated, f"checkers without @exercise: {undecorated}"
