@@ -28,7 +28,7 @@ def test_sensitivity_refuses_a_wrapper_of_the_library(capsys):
 
 
 def server(theta, messages, lam):
-    return sum(np.asarray(s) for s, _ in messages) / sum(n for _, n in messages) + lam * np.asarray(theta)
+    return sum(n * np.asarray(g) for g, n in messages) / sum(n for _, n in messages) + lam * np.asarray(theta)
 
 
 def test_server_gradient_checker(capsys):
@@ -36,16 +36,17 @@ def test_server_gradient_checker(capsys):
     assert "Correct." in capsys.readouterr().out
 
     def unweighted(theta, messages, lam):
-        return np.mean([s / n for s, n in messages if n], axis=0) + lam * theta
+        return np.mean([g for g, n in messages if n], axis=0) + lam * theta
 
     assert not check_server_gradient(unweighted)
     assert "equal weights" in capsys.readouterr().out
+
+    def as_sums(theta, messages, lam):          # the notebook's server_gradient takes SUMS
+        return sum(np.asarray(g) for g, _ in messages) / sum(n for _, n in messages) + lam * theta
+
+    assert not check_server_gradient(as_sums)
+    assert "MEAN gradients" in capsys.readouterr().out
     assert not check_server_gradient(lambda t, m, lam: server(t, m, lam) - lam * t)
     assert "λθ" in capsys.readouterr().out
-
-    def per_client_mean(theta, messages, lam):   # divides every client by its own n: n = 0 gives nan
-        return sum(s / n for s, n in messages) + lam * theta
-
-    assert not check_server_gradient(per_client_mean)
     assert not check_server_gradient(lambda t, m, lam: ...)
     assert "nothing yet" in capsys.readouterr().out

@@ -56,32 +56,34 @@ def check_sensitivity(my_sensitivity) -> bool:
 
 
 def pooled_gradient(theta, messages, regularization) -> np.ndarray:
-    """(1/N) Σ_k s_k + λθ with N = Σ_k n_k: the gradient of (1/N) Σ_i ℓ_i(θ) + (λ/2)‖θ‖² from
-    the clients' gradient sums s_k (FedSGD, McMahan et al. 2017, §2: the server averages the
-    clients' gradients weighted by n_k, which is the same thing)."""
-    total = sum(np.asarray(s, dtype=float) for s, _ in messages)
+    """Σ_k n_k ḡ_k / N + λθ with N = Σ_k n_k: the gradient of (1/N) Σ_i ℓ_i(θ) + (λ/2)‖θ‖² from
+    the clients' *mean* gradients ḡ_k and sizes n_k (FedSGD, McMahan et al. 2017, §2: the
+    server averages the clients' gradients weighted by n_k/N). A client with n_k = 0 sends a
+    zero vector and weighs nothing."""
+    total = sum(n * np.asarray(g, dtype=float) for g, n in messages)
     return total / sum(n for _, n in messages) + regularization * np.asarray(theta, dtype=float)
 
 
 @exercise()
 def check_server_gradient(my_server_gradient) -> bool:
-    """``my_server_gradient(theta, messages, regularization)`` must return
-    :func:`pooled_gradient` for clients of very unequal size, including empty ones."""
+    """``my_server_gradient(theta, messages, regularization)`` — ``messages`` a list of
+    ``(mean_gradient, num_examples)`` pairs — must return :func:`pooled_gradient` for clients of
+    very unequal size, including empty ones."""
     rng = np.random.default_rng(11)
     cases = []
     for sizes, lam in (((5, 500, 40), 0.01), ((1, 0, 99, 1000), 0.3), ((250, 250), 0.0)):
         d = int(rng.integers(2, 6))
         theta = rng.normal(size=d)
-        messages = [(rng.normal(size=d) * n if n else np.zeros(d), n) for n in sizes]
+        messages = [(rng.normal(size=d) if n else np.zeros(d), n) for n in sizes]
         cases.append((theta, messages, lam))
     for theta, messages, lam in cases:
-        got, err = call_safely(my_server_gradient, theta.copy(), [(s.copy(), n) for s, n in messages], lam)
+        got, err = call_safely(my_server_gradient, theta.copy(), [(g.copy(), n) for g, n in messages], lam)
         sizes = [n for _, n in messages]
         if err is not None:
             return report(False, success="", hint=f"with client sizes {sizes} your function raised {err!r}.")
         if got is None or got is Ellipsis:
-            return report(False, success="", hint="my_server_gradient returns nothing yet: add the sums, divide by N, "
-                                                  "add the regulariser's gradient.")
+            return report(False, success="", hint="my_server_gradient returns nothing yet: weight each client's mean "
+                                                  "by its size, divide by N, add the regulariser's gradient.")
         try:
             value = np.asarray(got, dtype=float)
         except (TypeError, ValueError):
@@ -91,17 +93,18 @@ def check_server_gradient(my_server_gradient) -> bool:
             return report(False, success="", hint=f"return a vector of shape {want.shape}, got shape {value.shape}.")
         if not np.allclose(value, want, rtol=1e-9, atol=1e-12):
             hint = f"with client sizes {sizes} and λ = {lam} the gradient does not match."
-            present = [(s, n) for s, n in messages if n]
-            unweighted = np.mean([s / n for s, n in present], axis=0) + lam * theta
-            if np.allclose(value, unweighted):
-                hint += (" You averaged the clients' mean gradients with equal weights (the article's Eq. (2));"
-                         " a client of 5 patients must not count as much as one of 500: divide the total by N.")
+            unweighted_all = np.mean([g for g, _ in messages], axis=0) + lam * theta
+            unweighted = np.mean([g for g, n in messages if n], axis=0) + lam * theta
+            summed = sum(np.asarray(g) for g, _ in messages) / sum(sizes) + lam * theta
+            if np.allclose(value, unweighted) or np.allclose(value, unweighted_all):
+                hint += (" You averaged the clients' means with equal weights (the article's Eq. (2));"
+                         " a client of 5 patients must not count as much as one of 500: weight by n_k.")
+            elif np.allclose(value, summed):
+                hint += " These are MEAN gradients, not sums: multiply each by its n_k before adding."
             elif np.allclose(value, want - lam * theta):
-                hint += " The regulariser (λ/2)‖θ‖² has gradient λθ: the clients' sums do not include it."
-            elif np.allclose(value, want - lam * theta + lam * theta * len(messages)):
-                hint += " Add λθ once, not once per client."
+                hint += " The regulariser (λ/2)‖θ‖² has gradient λθ: the clients' gradients do not include it."
             elif np.any(~np.isfinite(value)):
-                hint += " NaN/inf: a client with no data sends a zero sum and n = 0; do not divide by it alone."
+                hint += " NaN/inf: a client with no data has n = 0; it must weigh nothing, not divide by 0."
             return report(False, success="", hint=hint)
-    return report(True, success="the server can compute the pooled gradient from the clients' sums and sizes, "
+    return report(True, success="the server can compute the pooled gradient from the clients' means and sizes, "
                                 "and step; it cannot take E7's argmin over records it never sees.", hint="")
