@@ -28,3 +28,9 @@ bench: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache
+
+# Cross-check against TF Privacy 0.9.0 in a separate pinned venv (.venv-tfp: TF 2.15, needs
+# Python 3.9-3.11; skipped with a message where none is found). Not part of `make test`.
+.PHONY: tfp-check
+tfp-check: $(VENV)/.installed
+	nice -n 5 $(PY) scripts/tfp_check/tfp_check.py
