@@ -30,7 +30,9 @@ What runs, and why it is the library's DP-SGD and not a second copy of it:
   ``noise_seed`` is passed (then the teaching notice is printed). The lots and the noise
   come from the same two streams as ``train_dp_sgd``'s (``derive(root, 1)`` and
   ``derive(root, 2)``), so the same ``noise_seed`` gives the same lots, the same noise and —
-  to float rounding — the same weights (tests/test_keras_api.py checks it).
+  to float rounding — the same weights (tests/test_keras_api.py checks it). Without a seed
+  the noise is drawn for many steps at once (:class:`NoiseBuffer`, ``noise="batched"``):
+  the same law, a smaller fixed cost per step.
 * The same refusals as the library: BatchNormalization-like state
   (:func:`fldp_teach.dpsgd.check_dp_sgd_model`), losses other than softmax cross-entropy on
   logits, per-example weights, regularisation losses. Tied weights are not refused: as in

@@ -183,8 +183,8 @@ def our_gradients(models=GRADIENT_MODELS, batch=32, seed=0):
         model = build()
         x = rng.normal(size=(batch, *shape)).astype(np.float32)
         y = rng.integers(0, classes, batch).astype(np.int32)
-        norms = per_example_global_norms(per_example_gradients(model, tf.constant(x),
-                                                               tf.constant(y))[0]).numpy()
+        norms = tf.function(lambda a, b: per_example_global_norms(
+            per_example_gradients(model, a, b)[0]))(tf.constant(x), tf.constant(y)).numpy()
         clip = float(np.median(norms))
         weights = model.get_weights()
         inputs.update({f"{name}/x": x, f"{name}/y": y, f"{name}/clip_norm": clip,
@@ -192,7 +192,8 @@ def our_gradients(models=GRADIENT_MODELS, batch=32, seed=0):
         inputs.update({f"{name}/w{k}": w for k, w in enumerate(weights)})
         for method, fn in (("fast", clipped_gradient_sum_fast),
                            ("vectorized", clipped_gradient_sum_vectorized)):
-            result = fn(model, tf.constant(x), tf.constant(y), clip_norm=clip)
+            result = tf.function(lambda a, b: fn(model, a, b, clip_norm=clip))(
+                tf.constant(x), tf.constant(y))
             ours.update({f"{name}/{method}/{k}": g.numpy()
                          for k, g in enumerate(result.gradient_sum)})
         ours[f"{name}/clipped"] = int((norms > clip).sum())
