@@ -72,6 +72,8 @@ __all__ = [
     "LedgerEntry",
     "event_rdp",
     "poisson_equivalent",
+    "repetitions",
+    "with_repetitions",
     "RdpAccountant",
     "dp_sgd_epsilon",
     "calibrate_noise_multiplier",
@@ -221,6 +223,21 @@ def poisson_equivalent(event: ShuffledGaussian) -> SampledGaussian:
     )
 
 
+def repetitions(event: Event) -> int:
+    """How many times the event's mechanism runs: ``epochs`` of a ``ShuffledGaussian``, ``steps``
+    of every other event."""
+    if type(event).__name__ not in _EVENT_TYPES:
+        raise ValueError(f"event must be one of {sorted(_EVENT_TYPES)}, got {event!r}")
+    return event.epochs if isinstance(event, ShuffledGaussian) else event.steps
+
+
+def with_repetitions(event: Event, count: int) -> Event:
+    """The same event run ``count`` times (every other field unchanged)."""
+    repetitions(event)  # validates the type
+    field = "epochs" if isinstance(event, ShuffledGaussian) else "steps"
+    return dataclasses.replace(event, **{field: check_non_negative_int(field, count)})
+
+
 def event_rdp(event: Event, *, orders=DEFAULT_ORDERS) -> np.ndarray:
     """The RDP curve of an event: its number of repetitions T times one run's curve
     (RDP composes additively, Mironov 2017 Prop. 1), one multiplication, no loop over steps."""
@@ -264,11 +281,12 @@ class LedgerEntry:
 class RdpAccountant:
     """Adds up the RDP curves of events and converts the total to (ε, δ).
 
-    ``compose(event, label=None)`` returns the accountant (calls chain); ``ledger`` lists the
-    events in order; ``rdp`` is the composed curve on ``orders``; ``epsilon(delta=...)`` and
-    ``delta(epsilon=...)`` convert it (:func:`fldp_teach.rdp.epsilon_from_rdp`).
-    ``save(path)`` writes JSON atomically (temporary file, then rename); ``load(path)`` and
-    ``from_json`` rebuild the accountant by composing the saved ledger again.
+    ``compose(event, label=None, merge=False)`` returns the accountant (calls chain); ``ledger``
+    lists the events in order; ``rdp`` is the composed curve on ``orders``; ``epsilon(delta=...)``
+    and ``delta(epsilon=...)`` convert it (:func:`fldp_teach.rdp.epsilon_from_rdp`);
+    ``epsilon_if(event, delta=...)`` is the ε one more event would bring (a budget's check).
+    ``save(path)`` writes JSON atomically (temporary file, then rename); ``load(path)`` and ``from_json`` rebuild the
+    accountant by composing the saved ledger again.
     """
 
     def __init__(self, orders=DEFAULT_ORDERS):
@@ -276,6 +294,7 @@ class RdpAccountant:
         self._orders.setflags(write=False)
         self._rdp = np.zeros_like(self._orders)
         self._ledger: list[LedgerEntry] = []
+        self._curves: dict = {}  # one run of an event -> its RDP curve on our orders
 
     @property
     def orders(self) -> np.ndarray:
@@ -290,9 +309,7 @@ class RdpAccountant:
     def ledger(self) -> list[LedgerEntry]:
         return list(self._ledger)
 
-    def compose(self, event: Event, *, label: str | None = None) -> "RdpAccountant":
-        if label is not None and not isinstance(label, str):
-            raise ValueError(f"label must be a string or None, got {label!r}")
+    def _check_relation(self, event) -> None:
         relation = _NEIGHBOURS.get(type(event))
         for entry in self._ledger:
             other = _NEIGHBOURS.get(type(entry.event))
@@ -302,9 +319,45 @@ class RdpAccountant:
                     f"already holds {type(entry.event).__name__} ({other} neighbours): their "
                     "RDP curves bound different things and cannot be added"
                 )
-        self._rdp = self._rdp + event_rdp(event, orders=self._orders)
-        self._ledger.append(LedgerEntry(event=event, label=label))
+
+    def _curve(self, event) -> np.ndarray:
+        """event_rdp(event) on our orders, one run's curve cached per event (a training loop
+        charges the same one-step event thousands of times)."""
+        one = with_repetitions(event, 1)
+        curve = self._curves.get(one)
+        if curve is None:
+            curve = self._curves[one] = event_rdp(one, orders=self._orders)
+        count = repetitions(event)
+        return np.zeros_like(curve) if count == 0 else count * curve
+
+    def compose(self, event: Event, *, label: str | None = None, merge: bool = False) -> "RdpAccountant":
+        """Charge ``event``. ``merge=True``: if the last ledger entry has the same label and the
+        same event up to its repetition count (steps, or epochs), add the counts into that one
+        entry instead of appending a line, so a loop that charges every step before running
+        it keeps one ledger line per epoch or phase (the RDP is the same: it is additive)."""
+        if label is not None and not isinstance(label, str):
+            raise ValueError(f"label must be a string or None, got {label!r}")
+        if type(event).__name__ not in _EVENT_TYPES:
+            raise ValueError(f"event must be one of {sorted(_EVENT_TYPES)}, got {event!r}")
+        self._check_relation(event)
+        self._rdp = self._rdp + self._curve(event)
+        last = self._ledger[-1] if self._ledger else None
+        if (merge and last is not None and last.label == label and type(last.event) is type(event)
+                and with_repetitions(last.event, 1) == with_repetitions(event, 1)):
+            merged = with_repetitions(last.event, repetitions(last.event) + repetitions(event))
+            self._ledger[-1] = LedgerEntry(event=merged, label=label)
+        else:
+            self._ledger.append(LedgerEntry(event=event, label=label))
         return self
+
+    def epsilon_if(self, event: Event, *, delta, conversion="improved") -> float:
+        """The ε(δ) this accountant would report after composing ``event``, without charging
+        it: what a budget checks *before* running the step that the event stands for."""
+        if type(event).__name__ not in _EVENT_TYPES:
+            raise ValueError(f"event must be one of {sorted(_EVENT_TYPES)}, got {event!r}")
+        self._check_relation(event)
+        return epsilon_from_rdp(orders=self._orders, rdp=self._rdp + self._curve(event), delta=delta,
+                                conversion=conversion)
 
     def epsilon(self, *, delta, conversion="improved") -> float:
         return epsilon_from_rdp(orders=self._orders, rdp=self._rdp, delta=delta, conversion=conversion)

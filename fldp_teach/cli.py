@@ -3,6 +3,9 @@
     fldp-teach privacy --sampling-rate 0.004267 --noise-multiplier 1.1 --steps 14063 --delta 1e-5
     fldp-teach privacy --batch-size 256 --num-examples 60000 --epochs 60 --noise-multiplier 1.1
     fldp-teach privacy --batch-size 256 --num-examples 60000 --epochs 60 --target-epsilon 3
+    fldp-teach privacy --sampling-rate 0.01 --noise-multiplier 1.1 --steps 1000 --max-epsilon 2
+    fldp-teach train dpsgd --epochs 5 --noise-multiplier 1.1 --max-epsilon 1
+    fldp-teach train fedavg --mode central --clients 40 --sampling-rate 0.5 --rounds 10 --max-epsilon 5
 
 Each sub-command is one ``add_parser`` block in a ``_register_*`` function plus one handler,
 listed in ``SUBCOMMANDS``. Importing this module imports no TensorFlow (sub-commands that need
@@ -52,7 +55,31 @@ def _register_privacy(sub) -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group(required=True)
     group.add_argument("--noise-multiplier", type=float, help="z = σ/C: report ε")
     group.add_argument("--target-epsilon", type=float, help="target ε: report the z it needs")
+    p.add_argument("--max-epsilon", type=float, default=None,
+                   help="a privacy budget: also print how much of it the steps leave, and how many "
+                   "steps fit in it (with --noise-multiplier)")
     return p
+
+
+def _budget_lines(budget, spent, steps, epsilon_of) -> list:
+    """'budget: ... left' and how many steps fit in it (ε is increasing in the steps)."""
+    from fldp_teach._validation import check_positive
+
+    budget = check_positive("max_epsilon", budget)
+    lines = [f"budget max_epsilon = {budget:g}: epsilon spent {spent:.4f}, remaining {budget - spent:.4f}"
+             + ("" if spent <= budget else "  (EXCEEDED: a budgeted run stops before this)")]
+    if epsilon_of(1) > budget:
+        fit = 0
+    else:
+        low, high = 1, 2
+        while epsilon_of(high) <= budget and high < 2 ** 40:
+            low, high = high, 2 * high
+        while high - low > 1:  # ε(low) <= budget < ε(high)
+            middle = (low + high) // 2
+            low, high = (middle, high) if epsilon_of(middle) <= budget else (low, middle)
+        fit = low
+    lines.append(f"steps within the budget: {fit} (of the {steps} asked for)")
+    return lines
 
 
 def _privacy_setting(args, parser):
@@ -107,6 +134,9 @@ def _run_privacy(args, parser) -> int:
             target_epsilon=args.target_epsilon, sampling_rate=q, steps=steps, delta=args.delta
         )
         eps = acc.dp_sgd_epsilon(sampling_rate=q, noise_multiplier=z, steps=steps, delta=args.delta)
+        if args.max_epsilon is not None:
+            parser.error("--max-epsilon goes with --noise-multiplier (--target-epsilon already "
+                         "chooses the noise that ends at that epsilon)")
         print(header)
         print(f"noise multiplier z = {z:.4f}  (gives epsilon = {eps:.4f} <= {args.target_epsilon:g},"
               " improved conversion)")
@@ -126,6 +156,10 @@ def _run_privacy(args, parser) -> int:
     print(f"noise multiplier z = {z:g}")
     for conversion, source, eps, order in results:
         print(f"epsilon = {eps:.4f}  ({conversion} conversion, {source}; optimal order {order:g})")
+    if args.max_epsilon is not None:
+        for line in _budget_lines(args.max_epsilon, results[0][2], steps, lambda t: acc.dp_sgd_epsilon(
+                sampling_rate=q, noise_multiplier=z, steps=t, delta=args.delta)):
+            print(line)
     return 0
 
 
@@ -142,9 +176,15 @@ def _run_privacy_without_replacement(args, parser, steps) -> int:
     print(f"sampling without replacement: B = {args.batch_size} of N = {args.num_examples} each "
           f"step, steps T = {steps}, delta = {args.delta:g}, replace-one neighbours")
     print(f"noise multiplier z = {z:g} (noise std z*C on a sum whose replace-one sensitivity is 2C)")
-    eps = acc.fixed_size_sampling_epsilon(noise_multipliers=[z] * steps, sample_size=args.batch_size,
-                                          population_size=args.num_examples, delta=args.delta)
+    def epsilon_of(t):
+        return acc.fixed_size_sampling_epsilon(noise_multipliers=[z] * t, sample_size=args.batch_size,
+                                               population_size=args.num_examples, delta=args.delta)
+
+    eps = epsilon_of(steps)
     print(f"epsilon = {eps:.4f}  (Wang, Balle & Kasiviswanathan 2019, Thm 9; improved conversion)")
+    if args.max_epsilon is not None:
+        for line in _budget_lines(args.max_epsilon, eps, steps, epsilon_of):
+            print(line)
     return 0
 
 
@@ -184,10 +224,107 @@ def _run_demo(args, parser) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------- train
+def _register_train(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "train",
+        help="train once on the breast-cancer data: DP-SGD, or (DP-)FedAvg, with a privacy budget",
+        description="One training run on the breast-cancer data (logistic regression), printing "
+        "epsilon and what is left of --max-epsilon after every epoch (dpsgd) or round (fedavg). "
+        "dpsgd: fldp_teach.training.train_dp_sgd (Poisson lots); fedavg: "
+        "fldp_teach.simulation.simulate over --clients IID clients. The run stops before the "
+        "step or round that would exceed --max-epsilon.",
+    )
+    p.add_argument("algorithm", choices=["dpsgd", "fedavg"])
+    p.add_argument("--mode", default="central", choices=["central", "local", "distributed", "dpsgd", "none"],
+                   help="fedavg: where the noise goes (default central)")
+    p.add_argument("--epochs", type=int, default=5, help="dpsgd: epochs (default 5)")
+    p.add_argument("--rounds", type=int, default=10, help="fedavg: rounds (default 10)")
+    p.add_argument("--clients", type=int, default=20, help="fedavg: K clients (default 20)")
+    p.add_argument("--sampling-rate", type=float, default=0.5,
+                   help="fedavg: Poisson rate q of clients per round (default 0.5)")
+    p.add_argument("--batch-size", type=int, default=32, help="B (default 32)")
+    p.add_argument("--learning-rate", type=float, default=0.5, help="η (default 0.5)")
+    p.add_argument("--clip-norm", type=float, default=1.0, help="C (default 1.0)")
+    p.add_argument("--noise-multiplier", type=float, default=1.1, help="z (default 1.1)")
+    p.add_argument("--delta", type=float, default=1e-5, help="δ (default 1e-5)")
+    p.add_argument("--max-epsilon", type=float, default=None,
+                   help="privacy budget at δ: stop before the step/round that would exceed it")
+    p.add_argument("--limit", type=int, default=None,
+                   help="train on the first N training examples only (a quick run)")
+    p.add_argument("--seed", type=int, default=0, help="public seed: split, model (default 0)")
+    p.add_argument("--noise-seed", type=int, default=None,
+                   help="fix the DP noise and sampling, for teaching only (default: OS entropy)")
+    return p
+
+
+def _train_kwargs(args) -> dict:
+    """The keyword arguments of the run the flags describe (shared by both algorithms)."""
+    return dict(max_epsilon=args.max_epsilon, noise_seed=args.noise_seed)
+
+
+def _run_train(args, parser) -> int:
+    from fldp_teach import models
+    from fldp_teach.datasets import load_breast_cancer
+    from fldp_teach.randomness import noise_seed_notice
+
+    data = load_breast_cancer(seed=args.seed)
+    x, y = data.x_train, data.y_train
+    if args.limit is not None:
+        if args.limit < 1:
+            parser.error(f"--limit must be >= 1, got {args.limit}")
+        x, y = x[: args.limit], y[: args.limit]
+    notice = noise_seed_notice(args.noise_seed)
+    if notice and (args.algorithm == "dpsgd" or args.mode != "none"):
+        print(notice)
+    budget = args.max_epsilon
+
+    def left(eps):
+        return "" if budget is None else f"  (of {budget:g}: {budget - eps:.4f} left)"
+
+    if args.algorithm == "dpsgd":
+        from fldp_teach.training import train_dp_sgd
+
+        model = models.logistic_regression(data.num_features, seed=args.seed)
+        h = train_dp_sgd(model, x, y, epochs=args.epochs, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, clip_norm=args.clip_norm,
+                         noise_multiplier=args.noise_multiplier, delta=args.delta, x_val=data.x_test,
+                         y_val=data.y_test, seed=args.seed, progress=False, **_train_kwargs(args))
+        print(f"DP-SGD on {len(y)} examples, B = {args.batch_size}, z = {h.noise_multiplier:g}, "
+              f"C = {args.clip_norm:g}, delta = {args.delta:g}")
+        for e in range(h.epochs):
+            print(f"epoch {e + 1}: test accuracy {h.val_accuracy[e]:.3f}, epsilon {h.epsilon[e]:.4f}"
+                  f"{left(h.epsilon[e])}")
+        spent, steps, what = h.epsilon_spent, h.steps, "steps"
+    else:
+        from fldp_teach.partition import partition_iid
+        from fldp_teach.simulation import simulate
+
+        private = args.mode != "none"
+        part = partition_iid(x, y, num_clients=args.clients, seed=args.seed)
+        h = simulate(lambda: models.logistic_regression(data.num_features, seed=args.seed), part,
+                     (data.x_test, data.y_test), rounds=args.rounds, sampling_rate=args.sampling_rate,
+                     batch_size=args.batch_size, learning_rate=args.learning_rate, mode=args.mode,
+                     noise_multiplier=args.noise_multiplier if private else 0.0,
+                     clip_norm=args.clip_norm if private else math.inf, delta=args.delta, seed=args.seed,
+                     progress=False, **_train_kwargs(args))
+        print(f"FedAvg ({args.mode}) over K = {args.clients} clients, q = {args.sampling_rate:g}, "
+              f"delta = {args.delta:g}")
+        for r in h.records:
+            print(f"round {r['round']}: test accuracy {r['accuracy']:.3f}, epsilon {r['epsilon']:.4f}"
+                  f"{left(r['epsilon'])}")
+        spent, steps, what = h.epsilon_spent, len(h.records), "rounds"
+    if h.stopped:
+        print(h.stopped)
+    print(f"done: {steps} {what}, epsilon = {spent:.4f}{left(spent)}")
+    return 0
+
+
 #: sub-command name → (register(subparsers) -> parser, handler(args, parser) -> exit code)
 SUBCOMMANDS = {
     "privacy": (_register_privacy, _run_privacy),
     "demo": (_register_demo, _run_demo),
+    "train": (_register_train, _run_train),
     "flower": (register_flower, run_flower),
 }
 

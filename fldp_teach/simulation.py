@@ -66,11 +66,29 @@ logger = logging.getLogger(__name__)
 @dataclass
 class History:
     """Per-round records (dicts with ``round, accuracy, loss, auc, epsilon, bytes_down,
-    bytes_up, participants, participant_ids, rejected, seconds``) plus the run's settings and final weights."""
+    bytes_up, participants, participant_ids, rejected, seconds``) plus the run's settings and final weights.
+
+    ``stopped``: None, or the sentence saying before which round the privacy budget
+    (``settings["max_epsilon"]``) stopped the run; ``epsilon_spent`` / ``epsilon_remaining``
+    read the last record."""
 
     records: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
     final_weights: list | None = None
+    stopped: str | None = None
+
+    @property
+    def epsilon_spent(self) -> float:
+        """ε(δ) charged so far (0 before the first round of a private run, ∞ in mode "none")."""
+        if self.records:
+            return self.records[-1]["epsilon"]
+        return math.inf if self.settings.get("mode") == "none" else 0.0
+
+    @property
+    def epsilon_remaining(self) -> float | None:
+        """``max_epsilon`` − ε spent (None without a budget)."""
+        budget = self.settings.get("max_epsilon")
+        return None if budget is None else budget - self.epsilon_spent
 
     def column(self, name: str) -> np.ndarray:
         return np.array([r[name] for r in self.records], dtype=float)
@@ -193,7 +211,7 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
              weighting: str = "num_examples", seed: int | None = 0, progress: bool = True,
              noise_schedule: Sequence[float] | None = None, adaptive_clipping=None,
              fast: bool = True, noise_seed: int | None = None, min_clients: int | None = None,
-             allow_large_delta: bool = False) -> History:
+             allow_large_delta: bool = False, max_epsilon: float | None = None) -> History:
     """Run ``rounds`` rounds of (DP-)FedAvg and return a :class:`History` (see module doc).
 
     ``model_fn()`` builds the Keras model (logits); its initial weights are θ_g at round 0.
@@ -210,6 +228,19 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
     uniform over clipped updates (McMahan et al. 2018, w_k = 1); ``weighting`` applies to
     ``"none"`` and ``"dpsgd"``. ``adaptive_clipping`` (a
     :class:`fldp_teach.dp_fedavg.AdaptiveClipping`, central mode only) adapts C each round.
+
+    ``max_epsilon`` (DP modes): a privacy budget at ``delta``. Every round is charged before
+    its clients are sampled and its noise drawn, and the run stops *before* the first round
+    that could take ε above ``max_epsilon``: in central and distributed mode ε does not depend
+    on who is sampled, so that is exactly the round that would exceed it; in local and dpsgd
+    mode (ε is the worst client's) the check assumes the worst, that every client joins the
+    next round. ``History.stopped`` says where and why (also the progress bar and a WARNING
+    log); the history and ``final_weights`` hold the rounds that ran. (A name apart from the
+    ``target_epsilon`` of :func:`fldp_teach.training.train_dp_sgd`, which calibrates z.)
+
+    Charging: central and distributed mode charge every round; local and dpsgd mode charge
+    each *sampled* client for the round (it trained and sent a privatized message, whether or
+    not the server then kept it).
     """
     from tqdm.auto import tqdm
 
@@ -247,6 +278,10 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
         if mode != "none" and m_expected <= 0:
             raise ValueError(f"sampling_rate must be > 0 in mode={mode!r}, got {sampling_rate!r}")
     private = mode != "none"
+    if max_epsilon is not None:
+        max_epsilon = check_positive("max_epsilon", max_epsilon)
+        if not private:
+            raise ValueError(f"max_epsilon={max_epsilon:g} needs a DP mode: mode='none' spends epsilon = inf")
     if private:
         unit_size = min(len(c.y) for c in clients) if mode == "dpsgd" else k_total
         check_delta_for_size(d, unit_size, allow_large_delta=allow_large_delta,
@@ -272,23 +307,42 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
                                     learning_rate=learning_rate, clip_norm=c, delta=d, seed=seed,
                                     noise_schedule=schedule, server_learning_rate=server_learning_rate,
                                     noise_seed=noise_seed if private else None, min_clients=min_clients,
+                                    max_epsilon=max_epsilon,
                                     client_sampling=("all" if clients_per_round is None and q >= 1 else
                                                      "poisson" if clients_per_round is None else
                                                      "all" if m_expected >= k_total else "fixed")))
-    participations = [[] for _ in range(k_total)]
-    for r in tqdm(range(rounds), desc=f"FedAvg ({mode})", disable=not progress):
+    participations = [[] for _ in range(k_total)]  # per client, the charged rounds it was sampled in
+    charged = []  # z of every charged round, in order
+    account = dict(mode=mode, q=q, delta=d, clients=clients, batch_size=batch_size, local_epochs=local_epochs,
+                   client_sampling=history.settings["client_sampling"], clients_per_round=int(m_expected))
+    bar = tqdm(total=rounds, desc=f"FedAvg ({mode})", disable=not progress, unit="round")
+    for r in range(rounds):
         round_start = time.perf_counter()
         z = schedule[r]
+        if max_epsilon is not None:
+            # worst case for the per-client accountants: every client joins this round
+            after = _epsilon(noise_multipliers=charged + [z],
+                             participations=[p + [len(charged)] for p in participations], **account)
+            if after > max_epsilon:
+                spent = history.epsilon_spent
+                history.stopped = (
+                    f"privacy budget reached: stopped before round {r + 1} of {rounds}, which "
+                    f"{'could' if mode in ('local', 'dpsgd') else 'would'} bring epsilon to {after:.4g} > "
+                    f"max_epsilon={max_epsilon:g} (delta={d:g}); {r} rounds run, epsilon spent "
+                    f"{spent:.4g}, {max_epsilon - spent:.4g} left")
+                break
         ids = sample_clients(k_total, clients_per_round=clients_per_round,
                              sampling_rate=None if clients_per_round else q,
                              seed=derive(root, r, _SAMPLING) if private else client_seed(seed, r, _SAMPLING))
         dp = dpf.DPSGDConfig(clip_norm=c, noise_multiplier=z) if mode == "dpsgd" else None
+        if private:  # charge first: before any noise of the round is drawn
+            for k in ids:
+                participations[int(k)].append(len(charged))
+            charged.append(z)
         updates = _train_clients(trainer, model, clients, ids, global_weights, round_index=r, seed=seed,
                                  local_epochs=local_epochs, batch_size=batch_size,
                                  learning_rate=learning_rate, dp=dp, fast=fast, root=root) if len(ids) else []
         accepted, rejected = screen_updates(updates, global_weights)
-        for u in accepted:
-            participations[u.client_id].append(r)
         server_noise_seed = derive(root, r, _SERVER_NOISE) if private else None
         dropped = False
         if mode == "central":
@@ -330,12 +384,22 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
                                                                dropped),
                       bytes_down=len(ids) * weights_nbytes(global_weights),
                       bytes_up=len(updates) * weights_nbytes(global_weights),  # rejected ones were sent too
-                      epsilon=_epsilon(mode, schedule[: r + 1], q, d, participations, clients,
-                                       batch_size, local_epochs, history.settings["client_sampling"],
-                                       int(m_expected)))
+                      epsilon=_epsilon(noise_multipliers=charged, participations=participations, **account)
+                      if private else math.inf)
+        if max_epsilon is not None:
+            record["epsilon_remaining"] = max_epsilon - record["epsilon"]
         record.update(evaluate(eval_model, global_weights, x_test, y_test))
         record["seconds"] = time.perf_counter() - round_start  # training, aggregation, accounting, evaluation
         history.records.append(record)
+        bar.update(1)
+        if max_epsilon is not None:
+            bar.set_postfix_str(f"epsilon={record['epsilon']:.3g} of {max_epsilon:.4g} "
+                                f"({record['epsilon_remaining']:.3g} left)")
+    if history.stopped is not None:
+        logger.warning("FedAvg (%s): %s", mode, history.stopped)
+        bar.set_description(f"FedAvg ({mode}) stopped: ε budget")
+        bar.set_postfix_str(f"epsilon={history.epsilon_spent:.3g} of {max_epsilon:.4g}, budget reached")
+    bar.close()
     history.final_weights = global_weights
     return history
 
@@ -350,11 +414,16 @@ def _noise_stddev_of_sum(mode, z, c, arrived, min_clients, dropped) -> float:
     return math.nan
 
 
-def _epsilon(mode, schedule, q, delta, participations, clients, batch_size, local_epochs,
+def _epsilon(*, mode, noise_multipliers, q, delta, participations, clients, batch_size, local_epochs,
              client_sampling="poisson", clients_per_round=None) -> float:
-    """ε spent after the rounds in ``schedule`` (see each accountant's docstring)."""
+    """ε spent after the charged rounds whose noise multipliers are ``noise_multipliers``;
+    ``participations[k]`` lists the charged rounds (indices into it) client k was sampled in
+    (see each accountant's docstring)."""
+    schedule = list(noise_multipliers)
     if mode == "none":
         return math.inf
+    if not schedule:
+        return 0.0
     if mode in ("central", "distributed"):
         if client_sampling == "fixed":
             return dpf.central_epsilon(noise_multipliers=schedule, clients_per_round=clients_per_round,

@@ -34,6 +34,7 @@ Taught in the DP-SGD notebook.
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ from fldp_teach.ghost_norms import ghost_norms_supported
 
 # stream names under a run's root (fldp_teach.randomness.derive)
 _LOTS, _NOISE = 1, 2
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "TrainingHistory",
@@ -78,7 +80,13 @@ class TrainingHistory:
     ``ledger``: the accountant's record of privacy events; ``method``: the gradient path that
     actually ran ("fast", "vectorized" or "non-private"); ``noise_seed``: None when the DP noise
     and the lots came from fresh OS entropy (a private run), else the seed that fixed them
-    (reproducible, for teaching: not private against anyone who knows it)."""
+    (reproducible, for teaching: not private against anyone who knows it).
+
+    ``steps``: the steps actually trained, ``planned_steps``: epochs·⌈N/B⌉. ``max_epsilon``:
+    the privacy budget the run was given (None: none); ``stopped``: None, or the sentence saying
+    before which step the budget stopped the run and why (an epoch cut short by the budget
+    still has its entry, over the steps it ran). ``epsilon_spent`` and ``epsilon_remaining``
+    read the ledger's total."""
 
     loss: tuple
     accuracy: tuple
@@ -94,6 +102,21 @@ class TrainingHistory:
     steps: int
     ledger: tuple = ()
     noise_seed: int | None = None
+    planned_steps: int | None = None
+    max_epsilon: float | None = None
+    stopped: str | None = None
+
+    @property
+    def epsilon_spent(self) -> float:
+        """ε(δ) of everything charged (0 before the first private step, ∞ without privacy)."""
+        if self.epsilon:
+            return self.epsilon[-1]
+        return math.inf if self.method == "non-private" else 0.0
+
+    @property
+    def epsilon_remaining(self) -> float | None:
+        """``max_epsilon`` − ε spent (None without a budget)."""
+        return None if self.max_epsilon is None else self.max_epsilon - self.epsilon_spent
 
     @property
     def reproducible_noise(self) -> bool:
@@ -165,7 +188,7 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
                  noise_multiplier=None, delta, sampling="poisson", method="fast",
                  optimizer="sgd", target_epsilon=None, private=True, x_val=None,
                  y_val=None, seed=0, noise_seed=None, allow_large_delta=False,
-                 progress=True) -> TrainingHistory:
+                 progress=True, max_epsilon=None) -> TrainingHistory:
     """Train ``model`` (logits, integer labels) in place with DP-SGD (Abadi et al. 2016,
     Alg. 1) for ``epochs`` passes, i.e. T = epochs·⌈N/B⌉ steps; returns a
     :class:`TrainingHistory` whose ``ledger`` is the privacy accountant's record.
@@ -176,6 +199,17 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
     (``tf.vectorized_map``); same result. ``target_epsilon``: calibrate z to reach this ε at
     ``delta`` after all epochs (then ``noise_multiplier`` must be None). ``private=False``
     runs the same loop with plain mean gradients (see :func:`train_sgd`).
+
+    ``max_epsilon``: a privacy *budget* at ``delta``. Before each step the accountant computes
+    the ε that step would bring (``RdpAccountant.epsilon_if``: every step is charged before it
+    runs), and the run stops *before* the first step that would take ε above ``max_epsilon``;
+    the history says so (``stopped``, ``epsilon_remaining``), as do the progress bar and a
+    WARNING log, and the model keeps what was trained. With shuffled batches a whole epoch is
+    one charge, so the run stops at an epoch boundary. It is a separate argument from
+    ``target_epsilon`` on purpose: ``target_epsilon`` *chooses z* so that the planned epochs end
+    at that ε (the run is then never stopped early), ``max_epsilon`` *caps* what a run may spend
+    whatever z is; both can be given (then the cap only bites if the calibration's tolerance
+    overshoots it).
 
     Randomness (:mod:`fldp_teach.randomness`): in a private run the lots (whose secrecy
     amplification by sampling assumes) and the Gaussian noise come from ``noise_seed``:
@@ -239,6 +273,12 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
     else:
         noise_multiplier, clip_norm, method = 0.0, math.inf, "non-private"
         step = make_sgd_train_step(model, opt)
+    if max_epsilon is not None:
+        max_epsilon = check_positive("max_epsilon", max_epsilon)
+        if not private or noise_multiplier == 0:
+            raise ValueError(f"max_epsilon={max_epsilon:g} cannot be met: a "
+                             f"{'non-private run' if not private else 'run with noise_multiplier=0'}"
+                             " spends epsilon = inf; give a private run with noise_multiplier > 0")
     accountant = accounting.RdpAccountant() if private and noise_multiplier > 0 else None
 
     x_all, y_all = tf.constant(x), tf.constant(y)
@@ -260,8 +300,10 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
                                "step_time")}
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=epochs * steps_per_epoch, disable=not progress,
-               desc="DP-SGD" if private else "SGD", unit="step")
+    planned = epochs * steps_per_epoch
+    name = "DP-SGD" if private else "SGD"
+    bar = tqdm(total=planned, disable=not progress, desc=name, unit="step")
+    done, stopped = 0, None  # steps trained; the budget's sentence
     for epoch in range(1, epochs + 1):
         if sampling == "poisson":
             lots = [None] * steps_per_epoch  # drawn inside train_on_poisson_lot
@@ -270,39 +312,89 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
                                     batch_size=batch_size)
         totals.assign(tf.zeros([3]))
         times = []
-        for lot in lots:
+        for j, lot in enumerate(lots):
+            # charge first: the step's event enters the ledger before its lot and noise are drawn
+            event = _step_event(accountant, sampling, j, noise_multiplier, sampling_rate,
+                                batch_size, num_examples)
+            if event is not None:
+                if max_epsilon is not None:
+                    after = accountant.epsilon_if(event, delta=delta)
+                    if after > max_epsilon:
+                        spent = accountant.epsilon(delta=delta) if accountant.ledger else 0.0
+                        stopped = _budget_sentence(done + 1, planned, after, max_epsilon, delta,
+                                                   done, spent, sampling, epoch)
+                        break
+                accountant.compose(event, label=f"DP-SGD epoch {epoch}", merge=True)
             start = time.perf_counter()
             if lot is None:
                 train_on_poisson_lot()
             else:
                 train_on(lot)
             times.append(time.perf_counter() - start)
+            done += 1
             bar.update(1)
-        loss_sum, correct, count = (float(v) for v in totals.numpy())
-        records["loss"].append(loss_sum / count if count else math.nan)
-        records["accuracy"].append(correct / count if count else math.nan)
-        val = evaluate(model, *validation) if validation else (math.nan, math.nan)
-        records["val_loss"].append(val[0])
-        records["val_accuracy"].append(val[1])
-        records["step_time"].append(float(np.median(times)))
-        if accountant is not None:
-            accountant.compose(
-                accounting.SampledGaussian(noise_multiplier, sampling_rate, steps_per_epoch)
-                if sampling == "poisson" else
-                accounting.ShuffledGaussian(noise_multiplier, batch_size, num_examples, 1),
-                label=f"DP-SGD epoch {epoch}")
-            records["epsilon"].append(float(accountant.epsilon(delta=delta)))
-        else:
-            records["epsilon"].append(math.inf)
-        bar.set_postfix(loss=f"{records['loss'][-1]:.3f}", acc=f"{records['accuracy'][-1]:.3f}",
-                        epsilon=f"{records['epsilon'][-1]:.3g}")
+        if times:
+            _close_epoch(records, totals, times, model, validation, accountant, delta)
+            bar.set_postfix_str(_postfix(records, max_epsilon))
+        if stopped is not None:
+            break
+    if stopped is not None:
+        logger.warning("%s: %s", name, stopped)
+        bar.set_description(f"{name} stopped: ε budget")
+        bar.set_postfix_str(_postfix(records, max_epsilon, stopped=True))
     bar.close()
     return TrainingHistory(
         **{k: tuple(v) for k, v in records.items()}, noise_multiplier=float(noise_multiplier),
         clip_norm=float(clip_norm), delta=delta if private else None, sampling=sampling,
-        method=method, steps=epochs * steps_per_epoch,
+        method=method, steps=done,
         ledger=tuple(accountant.ledger) if accountant is not None else (),
-        noise_seed=noise_seed)
+        noise_seed=noise_seed, planned_steps=planned, max_epsilon=max_epsilon, stopped=stopped)
+
+
+def _step_event(accountant, sampling, index_in_epoch, noise_multiplier, sampling_rate,
+                batch_size, num_examples):
+    """The privacy event of one step, charged before it runs (None: nothing to charge). Poisson:
+    one sampled Gaussian per step. Shuffled batches: the epoch's first step charges the whole
+    epoch (one Gaussian per example, ``ShuffledGaussian``), its other steps nothing more."""
+    if accountant is None:
+        return None
+    if sampling == "poisson":
+        return accounting.SampledGaussian(noise_multiplier, sampling_rate, 1)
+    if index_in_epoch == 0:
+        return accounting.ShuffledGaussian(noise_multiplier, batch_size, num_examples, 1)
+    return None
+
+
+def _budget_sentence(step, planned, after, budget, delta, done, spent, sampling, epoch) -> str:
+    what = f"epoch {epoch}" if sampling == "shuffle" else f"step {step} of {planned}"
+    return (f"privacy budget reached: stopped before {what}, which would bring epsilon to "
+            f"{after:.4g} > max_epsilon={budget:g} (delta={delta:g}); {done} of {planned} steps "
+            f"trained, epsilon spent {spent:.4g}, {budget - spent:.4g} left")
+
+
+def _close_epoch(records, totals, times, model, validation, accountant, delta) -> None:
+    """Append the epoch's entry: mean loss/accuracy over its lots, validation, ε so far."""
+    loss_sum, correct, count = (float(v) for v in totals.numpy())
+    records["loss"].append(loss_sum / count if count else math.nan)
+    records["accuracy"].append(correct / count if count else math.nan)
+    val = evaluate(model, *validation) if validation else (math.nan, math.nan)
+    records["val_loss"].append(val[0])
+    records["val_accuracy"].append(val[1])
+    records["step_time"].append(float(np.median(times)))
+    records["epsilon"].append(float(accountant.epsilon(delta=delta)) if accountant is not None
+                              else math.inf)
+
+
+def _postfix(records, budget, stopped=False) -> str:
+    """The progress bar's right part: loss, accuracy, ε and (with a budget) what is left."""
+    if not records["epsilon"]:
+        return f"budget {budget:g}: nothing trained" if stopped else ""
+    eps = records["epsilon"][-1]
+    text = (f"loss={records['loss'][-1]:.3f}, acc={records['accuracy'][-1]:.3f}, "
+            f"epsilon={eps:.3g}")
+    if budget is not None:
+        text += f" of {budget:.4g} ({budget - eps:.3g} left{', budget reached' if stopped else ''})"
+    return text
 
 
 def train_sgd(model, x, y, *, epochs, batch_size, learning_rate, sampling="shuffle",

@@ -16,12 +16,15 @@ __all__ = ["dp_sgd_trainer"]
 
 def dp_sgd_trainer(dataset, *, baseline=None, epochs: int = 20, learning_rate: float = 0.5,
                    delta: float = 1e-5, seed: int = 0, noise_multiplier: float = 1.0,
-                   clip_norm: float = 1.0, batch_size: int = 32) -> widgets.VBox:
+                   clip_norm: float = 1.0, batch_size: int = 32,
+                   max_epsilon: float | None = None) -> widgets.VBox:
     """Sliders → a live line ``ε_planned = …`` (``dp_sgd_epsilon`` for q = B/N and
     T = epochs·⌈N/B⌉, milliseconds); the "train" button trains a fresh
     ``models.logistic_regression`` on ``dataset`` with ``training.train_dp_sgd`` (Poisson lots)
     and prints ``ε = …``, ``accuracy = …`` (test) and ``train accuracy = …``, then draws
-    :func:`~fldp_teach.plots.private_training.plot_training_run` against ``baseline``."""
+    :func:`~fldp_teach.plots.private_training.plot_training_run` against ``baseline``.
+    ``max_epsilon``: a privacy budget passed to ``train_dp_sgd`` (training stops before the step
+    that would exceed it); the lines then also print ``budget left = …``."""
     z = widgets.FloatSlider(value=noise_multiplier, min=0.0, max=4.0, step=0.1,
                             description="noise z", readout_format=".1f", continuous_update=False)
     c = widgets.FloatSlider(value=clip_norm, min=0.1, max=5.0, step=0.1, description="clip C",
@@ -39,6 +42,9 @@ def dp_sgd_trainer(dataset, *, baseline=None, epochs: int = 20, learning_rate: f
                if noise_multiplier > 0 else math.inf)
         print(f"ε_planned = {eps:.3f}   (q = B/N = {batch_size / num_examples:.3f}, "
               f"T = {steps} steps, δ = {delta:g}); press 'train' to train")
+        if max_epsilon is not None:
+            print(f"budget left = {max_epsilon - eps:.3f}   (max_epsilon = {max_epsilon:g}: "
+                  f"{'training will stop before it' if eps > max_epsilon else 'within budget'})")
 
     preview = widgets.interactive_output(planned, {"noise_multiplier": z, "clip_norm": c,
                                                    "batch_size": b})
@@ -55,8 +61,14 @@ def dp_sgd_trainer(dataset, *, baseline=None, epochs: int = 20, learning_rate: f
                 model, dataset.x_train, dataset.y_train, epochs=epochs, batch_size=b.value,
                 learning_rate=learning_rate, clip_norm=c.value, noise_multiplier=z.value,
                 delta=delta, x_val=dataset.x_test, y_val=dataset.y_test, seed=seed,
-                progress=False)
-            print(f"ε = {history.epsilon[-1]:.3f}")
+                progress=False, max_epsilon=max_epsilon)
+            print(f"ε = {history.epsilon_spent:.3f}")
+            if max_epsilon is not None:
+                print(f"budget left = {history.epsilon_remaining:.3f}")
+                if history.stopped:
+                    print(history.stopped)
+            if not history.epochs:
+                return
             print(f"accuracy = {history.val_accuracy[-1]:.3f}")
             print(f"train accuracy = {history.accuracy[-1]:.3f}")
             if baseline is not None:
