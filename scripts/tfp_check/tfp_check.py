@@ -389,19 +389,26 @@ def main(argv=None):
     rows = grid_rows()
     (out / "grid.json").write_text(json.dumps(rows))
     models = [] if args.no_timing else args.timing_models
-    side = subprocess.run(
-        ["nice", "-n", "5", str(Path(args.venv) / "bin" / "python"), str(HERE / "tfp_side.py"),
-         "--inputs", str(out / "inputs.npz"), "--out", str(out / "tfp.npz"),
-         "--grid", str(out / "grid.json"), "--batch-size", str(args.batch_size),
-         "--min-time", str(args.min_time), "--timing-models", *models],
-        capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
-    (out / "tfp_side.log").write_text(side.stdout + side.stderr)
+    command = ["nice", "-n", "5", str(Path(args.venv) / "bin" / "python"),
+               str(HERE / "tfp_side.py"), "--inputs", str(out / "inputs.npz"),
+               "--out", str(out / "tfp.npz"), "--grid", str(out / "grid.json"),
+               "--batch-size", str(args.batch_size), "--min-time", str(args.min_time),
+               "--timing-models", *models]
+    print("tfp-check: TF Privacy's side (stderr in tfp_side.log):", flush=True)
+    with open(out / "tfp_side.log", "w") as log:
+        side = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log, text=True,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        lines = []
+        for line in side.stdout:  # its progress lines as they come
+            lines.append(line)
+            if not line.startswith("TFP_RESULT "):
+                print("  " + line, end="", flush=True)
+        side.wait()
     if side.returncode != 0:
-        print(side.stdout[-3000:] + side.stderr[-3000:])
-        print(f"tfp-check: TF Privacy's side failed (exit {side.returncode}); log in "
+        print(f"tfp-check: TF Privacy's side failed (exit {side.returncode}); its stderr is in "
               f"{out / 'tfp_side.log'}")
         return 1
-    result = parse_side_output(side.stdout)
+    result = parse_side_output("".join(lines))
     theirs = dict(np.load(out / "tfp.npz"))
     gradients = gradient_table(ours, theirs)
     privacy_rows = our_privacy(rows, result["privacy"])

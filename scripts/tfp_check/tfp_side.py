@@ -196,6 +196,8 @@ def main(argv=None):
 
     import tensorflow_privacy
 
+    print(f"TensorFlow {tf.__version__}, tensorflow-privacy {tensorflow_privacy.__version__}",
+          flush=True)
     inputs = np.load(args.inputs)
     arrays, notes = {}, []
     for name in [str(n) for n in inputs["models"]]:
@@ -209,6 +211,7 @@ def main(argv=None):
             for k, g in enumerate(sequential):
                 arrays[f"{name}/dpsequential/{k}"] = g
     np.savez(args.out, **arrays)
+    print("gradients of one lot: done", flush=True)
     with open(args.grid, encoding="utf-8") as f:
         grid = json.load(f)
     result = {
@@ -216,10 +219,13 @@ def main(argv=None):
                      "tensorflow_privacy": tensorflow_privacy.__version__,
                      "keras": tf.keras.__version__ if hasattr(tf.keras, "__version__") else "?"},
         "privacy": privacy(grid),
-        "timing": timings(args.timing_models, args.batch_size, args.min_time),
+        "timing": None,
         "notes": notes,
         "loadavg": os.getloadavg(),
     }
+    print("privacy grid: done", flush=True)
+    result["timing"] = timings(args.timing_models, args.batch_size, args.min_time)
+    result["loadavg"] = os.getloadavg()  # after the timings
     print("TFP_RESULT " + json.dumps(result))
 
 
