@@ -26,8 +26,6 @@ import dataclasses
 import itertools
 import json
 import math
-import os
-import tempfile
 from typing import Union
 
 import numpy as np
@@ -285,7 +283,8 @@ class RdpAccountant:
     lists the events in order; ``rdp`` is the composed curve on ``orders``; ``epsilon(delta=...)``
     and ``delta(epsilon=...)`` convert it (:func:`fldp_teach.rdp.epsilon_from_rdp`);
     ``epsilon_if(event, delta=...)`` is the ε one more event would bring (a budget's check).
-    ``save(path)`` writes JSON atomically (temporary file, then rename); ``load(path)`` and ``from_json`` rebuild the
+    ``save(path)`` writes JSON atomically (:func:`fldp_teach.checkpoint.atomic_write`: temporary
+    file, fsync, rename, fsync of the folder); ``load(path)`` and ``from_json`` rebuild the
     accountant by composing the saved ledger again.
     """
 
@@ -389,20 +388,11 @@ class RdpAccountant:
         return acc
 
     def save(self, path) -> None:
-        """Write the ledger as JSON atomically: a crash mid-write never destroys an old file."""
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".ledger-", suffix=".json.tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(self.to_json())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)  # atomic on POSIX and Windows
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        """Write the ledger as JSON atomically: a crash mid-write never destroys an old file
+        (:func:`fldp_teach.checkpoint.atomic_write`)."""
+        from fldp_teach.checkpoint import atomic_write
+
+        atomic_write(path, self.to_json())
 
     @classmethod
     def load(cls, path) -> "RdpAccountant":

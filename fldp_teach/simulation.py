@@ -211,7 +211,8 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
              weighting: str = "num_examples", seed: int | None = 0, progress: bool = True,
              noise_schedule: Sequence[float] | None = None, adaptive_clipping=None,
              fast: bool = True, noise_seed: int | None = None, min_clients: int | None = None,
-             allow_large_delta: bool = False, max_epsilon: float | None = None) -> History:
+             allow_large_delta: bool = False, max_epsilon: float | None = None,
+             checkpoint_dir=None) -> History:
     """Run ``rounds`` rounds of (DP-)FedAvg and return a :class:`History` (see module doc).
 
     ``model_fn()`` builds the Keras model (logits); its initial weights are θ_g at round 0.
@@ -241,6 +242,14 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
     Charging: central and distributed mode charge every round; local and dpsgd mode charge
     each *sampled* client for the round (it trained and sent a privatized message, whether or
     not the server then kept it).
+
+    ``checkpoint_dir``: a folder (:class:`fldp_teach.checkpoint.RunDirectory`) holding the
+    run's configuration and its privacy ledger. A round is charged after its clients are
+    sampled and *before* any of them trains or any noise is drawn, and the ledger
+    (``ledger.json``: the charged rounds' z, who was sampled in each, ε so far) is rewritten
+    atomically (temporary file, fsync, rename, fsync of the folder) at that moment. If the
+    write fails, :class:`fldp_teach.checkpoint.LedgerWriteError` is raised and the round is not
+    run. A folder that already holds a run is refused.
     """
     from tqdm.auto import tqdm
 
@@ -315,6 +324,19 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
     charged = []  # z of every charged round, in order
     account = dict(mode=mode, q=q, delta=d, clients=clients, batch_size=batch_size, local_epochs=local_epochs,
                    client_sampling=history.settings["client_sampling"], clients_per_round=int(m_expected))
+    run_dir = None
+    if checkpoint_dir is not None:
+        from fldp_teach.checkpoint import RunDirectory
+
+        run_dir = RunDirectory(checkpoint_dir, config=_run_config(
+            model, clients, (x_test, y_test), mode=mode, rounds=rounds, num_clients=k_total,
+            clients_per_round=clients_per_round, sampling_rate=q, local_epochs=local_epochs,
+            batch_size=batch_size, learning_rate=learning_rate, clip_norm=c, delta=d, seed=seed,
+            noise_schedule=schedule, server_learning_rate=server_learning_rate, weighting=weighting,
+            adaptive_clipping=None if adaptive_clipping is None else repr(adaptive_clipping), fast=fast,
+            noise_seed=(noise_seed if noise_seed is not None else "os-entropy") if private else None,
+            min_clients=min_clients, max_epsilon=max_epsilon, allow_large_delta=allow_large_delta))
+        run_dir.write_ledger(_ledger_record(charged, participations, account), pending="the first round")
     bar = tqdm(total=rounds, desc=f"FedAvg ({mode})", disable=not progress, unit="round")
     for r in range(rounds):
         round_start = time.perf_counter()
@@ -339,6 +361,9 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
             for k in ids:
                 participations[int(k)].append(len(charged))
             charged.append(z)
+            if run_dir is not None:
+                run_dir.write_ledger(_ledger_record(charged, participations, account),
+                                     pending=f"round {r + 1}")
         updates = _train_clients(trainer, model, clients, ids, global_weights, round_index=r, seed=seed,
                                  local_epochs=local_epochs, batch_size=batch_size,
                                  learning_rate=learning_rate, dp=dp, fast=fast, root=root) if len(ids) else []
@@ -402,6 +427,46 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
     bar.close()
     history.final_weights = global_weights
     return history
+
+
+def _run_config(model, clients, test, **settings) -> dict:
+    """The configuration stored in (and checked against) a checkpoint: the settings, and
+    fingerprints of every client's data, the test data and the model's weight shapes."""
+    from fldp_teach.checkpoint import fingerprint
+    from fldp_teach.training import _model_signature
+
+    return dict(kind="simulate", **settings,
+                data=fingerprint(*[a for c in clients for a in (c.x, c.y)]), test=fingerprint(*test),
+                model=_model_signature(model))
+
+
+def _ledger_record(charged, participations, account) -> dict:
+    """What ``ledger.json`` holds for a simulation: the z of every charged round, the charged
+    rounds each client was sampled in (local, dpsgd), ε(δ) so far and, for central and
+    distributed mode, the accountant's ledger (``RdpAccountant.from_json`` reads it)."""
+    import json
+
+    from fldp_teach.accounting import RdpAccountant
+
+    mode = account["mode"]
+    record = dict(kind="simulate", mode=mode, delta=account["delta"], charged_rounds=len(charged),
+                  noise_multipliers=list(charged),
+                  epsilon=_epsilon(noise_multipliers=charged, participations=participations, **account))
+    if mode in ("local", "dpsgd"):
+        record["participations"] = [list(p) for p in participations]
+    elif mode != "none" and charged:
+        if account["client_sampling"] == "fixed":
+            _, ledger = dpf.central_epsilon(noise_multipliers=charged, clients_per_round=account["clients_per_round"],
+                                            num_clients=len(account["clients"]), delta=account["delta"],
+                                            return_ledger=True)
+        else:
+            _, ledger = dpf.central_epsilon(noise_multipliers=charged, sampling_rate=account["q"],
+                                            delta=account["delta"], return_ledger=True)
+        accountant = RdpAccountant()
+        for entry in ledger:
+            accountant.compose(entry.event, label=entry.label)
+        record.update(json.loads(accountant.to_json()))
+    return record
 
 
 def _noise_stddev_of_sum(mode, z, c, arrived, min_clients, dropped) -> float:

@@ -188,7 +188,7 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
                  noise_multiplier=None, delta, sampling="poisson", method="fast",
                  optimizer="sgd", target_epsilon=None, private=True, x_val=None,
                  y_val=None, seed=0, noise_seed=None, allow_large_delta=False,
-                 progress=True, max_epsilon=None) -> TrainingHistory:
+                 progress=True, max_epsilon=None, checkpoint_dir=None) -> TrainingHistory:
     """Train ``model`` (logits, integer labels) in place with DP-SGD (Abadi et al. 2016,
     Alg. 1) for ``epochs`` passes, i.e. T = epochs·⌈N/B⌉ steps; returns a
     :class:`TrainingHistory` whose ``ledger`` is the privacy accountant's record.
@@ -210,6 +210,15 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
     at that ε (the run is then never stopped early), ``max_epsilon`` *caps* what a run may spend
     whatever z is; both can be given (then the cap only bites if the calibration's tolerance
     overshoots it).
+
+    ``checkpoint_dir``: a folder (:class:`fldp_teach.checkpoint.RunDirectory`) where the
+    run's configuration and its privacy ledger are kept. The ledger (``ledger.json``) is
+    rewritten atomically — temporary file in the same folder, flush, ``os.fsync``,
+    ``os.replace``, fsync of the folder — every time a step is charged, and a step is charged
+    *before* its lot and its noise are drawn. If that write fails,
+    :class:`fldp_teach.checkpoint.LedgerWriteError` is raised and the step is not run: no
+    result exists that the ledger on disk does not cover. A folder that already holds a run
+    is refused (its ledger must not be overwritten).
 
     Randomness (:mod:`fldp_teach.randomness`): in a private run the lots (whose secrecy
     amplification by sampling assumes) and the Gaussian noise come from ``noise_seed``:
@@ -280,6 +289,17 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
                              f"{'non-private run' if not private else 'run with noise_multiplier=0'}"
                              " spends epsilon = inf; give a private run with noise_multiplier > 0")
     accountant = accounting.RdpAccountant() if private and noise_multiplier > 0 else None
+    run_dir = None
+    if checkpoint_dir is not None:
+        from fldp_teach.checkpoint import RunDirectory
+
+        run_dir = RunDirectory(checkpoint_dir, config=_run_config(
+            model, x, y, validation, epochs=epochs, batch_size=batch_size,
+            learning_rate=learning_rate, clip_norm=clip_norm, noise_multiplier=noise_multiplier,
+            target_epsilon=target_epsilon, delta=delta if private else None, sampling=sampling,
+            method=method, optimizer=opt, private=private, seed=seed, noise_seed=noise_seed,
+            max_epsilon=max_epsilon, allow_large_delta=allow_large_delta))
+        run_dir.write_ledger(_ledger_record(accountant, delta, 0), pending="the first step")
 
     x_all, y_all = tf.constant(x), tf.constant(y)
     denominator = tf.constant(float(batch_size))  # qN = B: the expected lot size
@@ -325,6 +345,9 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
                                                    done, spent, sampling, epoch)
                         break
                 accountant.compose(event, label=f"DP-SGD epoch {epoch}", merge=True)
+                if run_dir is not None:  # on disk before the step draws anything
+                    run_dir.write_ledger(_ledger_record(accountant, delta, done + 1),
+                                         pending=f"step {done + 1} (epoch {epoch})")
             start = time.perf_counter()
             if lot is None:
                 train_on_poisson_lot()
@@ -349,6 +372,46 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
         method=method, steps=done,
         ledger=tuple(accountant.ledger) if accountant is not None else (),
         noise_seed=noise_seed, planned_steps=planned, max_epsilon=max_epsilon, stopped=stopped)
+
+
+def _model_signature(model) -> list:
+    """What a resumed run must share with the checkpoint's model: the layer types and each
+    weight's shape and dtype, in order (not names: Keras numbers them per session)."""
+    from fldp_teach.dpsgd import _sublayers
+
+    return ([type(layer).__name__ for layer in _sublayers(model)[1:]]
+            + [f"{tuple(w.shape)}:{w.dtype}" for w in model.weights])
+
+
+def _optimizer_config(opt) -> dict:
+    config = dict(opt.get_config()) if hasattr(opt, "get_config") else {}
+    config.pop("name", None)
+    return {"class": type(opt).__name__, **config}
+
+
+def _run_config(model, x, y, validation, *, noise_seed, private, optimizer, **settings) -> dict:
+    """The configuration stored in (and checked against) a checkpoint: every setting that
+    changes what the run computes or charges, and fingerprints of the data and model."""
+    from fldp_teach.checkpoint import fingerprint
+
+    return dict(kind="train_dp_sgd", **settings, private=private, optimizer=_optimizer_config(optimizer),
+                noise_seed=(noise_seed if noise_seed is not None else "os-entropy") if private else None,
+                data=fingerprint(x, y), validation=None if validation is None else fingerprint(*validation),
+                model=_model_signature(model))
+
+
+def _ledger_record(accountant, delta, charged_steps, interrupted=()) -> dict:
+    """What ``ledger.json`` holds: the accountant's JSON (``RdpAccountant.load`` reads it) plus
+    the number of steps charged, ε(δ) so far and the steps interrupted after being charged."""
+    import json
+
+    record = (json.loads(accountant.to_json()) if accountant is not None
+              else {"orders": [], "ledger": []})
+    record.update(kind="train_dp_sgd", delta=delta, charged_steps=charged_steps,
+                  epsilon=(accountant.epsilon(delta=delta) if accountant is not None and accountant.ledger
+                           else 0.0 if accountant is not None else None),
+                  interrupted=list(interrupted))
+    return record
 
 
 def _step_event(accountant, sampling, index_in_epoch, noise_multiplier, sampling_rate,
