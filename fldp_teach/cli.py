@@ -6,6 +6,8 @@
     fldp-teach privacy --sampling-rate 0.01 --noise-multiplier 1.1 --steps 1000 --max-epsilon 2
     fldp-teach train dpsgd --epochs 5 --noise-multiplier 1.1 --max-epsilon 1
     fldp-teach train fedavg --mode central --clients 40 --sampling-rate 0.5 --rounds 10 --max-epsilon 5
+    fldp-teach train dpsgd --epochs 20 --checkpoint-dir runs/a      # then, after a crash:
+    fldp-teach train dpsgd --epochs 20 --checkpoint-dir runs/a --resume
 
 Each sub-command is one ``add_parser`` block in a ``_register_*`` function plus one handler,
 listed in ``SUBCOMMANDS``. Importing this module imports no TensorFlow (sub-commands that need
@@ -255,15 +257,33 @@ def _register_train(sub) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="public seed: split, model (default 0)")
     p.add_argument("--noise-seed", type=int, default=None,
                    help="fix the DP noise and sampling, for teaching only (default: OS entropy)")
+    p.add_argument("--checkpoint-dir", default=None,
+                   help="keep the privacy ledger (written before every step/round), the weights, "
+                   "optimizer and sampling state in DIR, so that a killed run can be resumed")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run saved in --checkpoint-dir (the same flags are required: "
+                   "a changed setting is refused with the list of what changed)")
     return p
 
 
 def _train_kwargs(args) -> dict:
     """The keyword arguments of the run the flags describe (shared by both algorithms)."""
-    return dict(max_epsilon=args.max_epsilon, noise_seed=args.noise_seed)
+    return dict(max_epsilon=args.max_epsilon, noise_seed=args.noise_seed,
+                checkpoint_dir=args.checkpoint_dir, resume=args.resume)
 
 
 def _run_train(args, parser) -> int:
+    from fldp_teach.checkpoint import CheckpointError
+
+    if args.resume and args.checkpoint_dir is None:
+        parser.error("--resume needs --checkpoint-dir DIR (the folder of the run to continue)")
+    try:
+        return _train_once(args, parser)
+    except CheckpointError as err:  # a refused resume (with its diff) or an unwritable ledger
+        parser.exit(2, f"{parser.prog}: error: {err}\n")
+
+
+def _train_once(args, parser) -> int:
     from fldp_teach import models
     from fldp_teach.datasets import load_breast_cancer
     from fldp_teach.randomness import noise_seed_notice
@@ -277,6 +297,8 @@ def _run_train(args, parser) -> int:
     notice = noise_seed_notice(args.noise_seed)
     if notice and (args.algorithm == "dpsgd" or args.mode != "none"):
         print(notice)
+    if args.checkpoint_dir is not None:
+        print(f"checkpoint: {args.checkpoint_dir}{' (resuming)' if args.resume else ''}")
     budget = args.max_epsilon
 
     def left(eps):
@@ -316,6 +338,9 @@ def _run_train(args, parser) -> int:
         spent, steps, what = h.epsilon_spent, len(h.records), "rounds"
     if h.stopped:
         print(h.stopped)
+    lost = getattr(h, "interrupted_steps", None) or getattr(h, "interrupted_rounds", None)
+    if lost:
+        print(f"charged but lost in an interruption (OS-entropy noise, not replayed): {what} {list(lost)}")
     print(f"done: {steps} {what}, epsilon = {spent:.4f}{left(spent)}")
     return 0
 

@@ -70,12 +70,14 @@ class History:
 
     ``stopped``: None, or the sentence saying before which round the privacy budget
     (``settings["max_epsilon"]``) stopped the run; ``epsilon_spent`` / ``epsilon_remaining``
-    read the last record."""
+    read the last record. ``interrupted_rounds``: rounds charged before a crash whose result
+    was lost (OS-entropy coins, not replayed: they stay charged and ε includes them)."""
 
     records: list = field(default_factory=list)
     settings: dict = field(default_factory=dict)
     final_weights: list | None = None
     stopped: str | None = None
+    interrupted_rounds: list = field(default_factory=list)
 
     @property
     def epsilon_spent(self) -> float:
@@ -212,7 +214,7 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
              noise_schedule: Sequence[float] | None = None, adaptive_clipping=None,
              fast: bool = True, noise_seed: int | None = None, min_clients: int | None = None,
              allow_large_delta: bool = False, max_epsilon: float | None = None,
-             checkpoint_dir=None) -> History:
+             checkpoint_dir=None, resume: bool = False) -> History:
     """Run ``rounds`` rounds of (DP-)FedAvg and return a :class:`History` (see module doc).
 
     ``model_fn()`` builds the Keras model (logits); its initial weights are θ_g at round 0.
@@ -249,7 +251,19 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
     (``ledger.json``: the charged rounds' z, who was sampled in each, ε so far) is rewritten
     atomically (temporary file, fsync, rename, fsync of the folder) at that moment. If the
     write fails, :class:`fldp_teach.checkpoint.LedgerWriteError` is raised and the round is not
-    run. A folder that already holds a run is refused.
+    run. A folder that already holds a run is refused. After each round the state is saved
+    (``state.npz``: θ_g, the round counter, the records, the adaptive clip norm).
+
+    ``resume=True`` continues the run saved in ``checkpoint_dir`` (a different configuration is
+    refused with the list of what changed, :class:`fldp_teach.checkpoint.CheckpointMismatchError`;
+    an empty folder starts a new run). The sampling and noise coins of round r are
+    ``derive(noise_root(noise_seed), r, ...)``: with a fixed ``noise_seed`` nothing else needs
+    saving, and a round charged before a crash but not saved is rerun with the same coins
+    (same round, same output) without a second charge, so the resumed run ends with the same
+    ε and the same weights as an uninterrupted one. With OS-entropy coins (``noise_seed=None``)
+    the root is never written to disk: the resumed run draws a fresh root, and a round that was
+    charged but not saved stays charged (``History.interrupted_rounds``) and is run again with
+    fresh coins and charged again — no noise is ever replayed.
     """
     from tqdm.auto import tqdm
 
@@ -320,15 +334,18 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
                                     client_sampling=("all" if clients_per_round is None and q >= 1 else
                                                      "poisson" if clients_per_round is None else
                                                      "all" if m_expected >= k_total else "fixed")))
-    participations = [[] for _ in range(k_total)]  # per client, the charged rounds it was sampled in
-    charged = []  # z of every charged round, in order
+    participations = [[] for _ in range(k_total)]  # per client, the charges (indices) it was sampled in
+    charged = []       # z of every charged round, in order (lost ones included)
+    charged_round = []  # the round (0-based) each charge was for
     account = dict(mode=mode, q=q, delta=d, clients=clients, batch_size=batch_size, local_epochs=local_epochs,
                    client_sampling=history.settings["client_sampling"], clients_per_round=int(m_expected))
-    run_dir = None
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs the checkpoint_dir of the run to continue, got checkpoint_dir=None")
+    run_dir, first_round = None, 0
     if checkpoint_dir is not None:
         from fldp_teach.checkpoint import RunDirectory
 
-        run_dir = RunDirectory(checkpoint_dir, config=_run_config(
+        run_dir = RunDirectory(checkpoint_dir, resume=resume, config=_run_config(
             model, clients, (x_test, y_test), mode=mode, rounds=rounds, num_clients=k_total,
             clients_per_round=clients_per_round, sampling_rate=q, local_epochs=local_epochs,
             batch_size=batch_size, learning_rate=learning_rate, clip_norm=c, delta=d, seed=seed,
@@ -336,12 +353,50 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
             adaptive_clipping=None if adaptive_clipping is None else repr(adaptive_clipping), fast=fast,
             noise_seed=(noise_seed if noise_seed is not None else "os-entropy") if private else None,
             min_clients=min_clients, max_epsilon=max_epsilon, allow_large_delta=allow_large_delta))
-        run_dir.write_ledger(_ledger_record(charged, participations, account), pending="the first round")
-    bar = tqdm(total=rounds, desc=f"FedAvg ({mode})", disable=not progress, unit="round")
-    for r in range(rounds):
+
+    def write_ledger(pending):
+        run_dir.write_ledger(_ledger_record(charged, participations, account, charged_round,
+                                            history.interrupted_rounds), pending=pending)
+
+    def save_state(rounds_done):
+        run_dir.write_state({f"weight_{i}": w for i, w in enumerate(global_weights)},
+                            dict(done=rounds_done, clip_norm=c, records=history.records))
+
+    if run_dir is not None and run_dir.resumed:
+        saved = run_dir.read_ledger() or {}
+        charged = list(saved.get("noise_multipliers", []))
+        charged_round = list(saved.get("charged_round", []))
+        history.interrupted_rounds = list(saved.get("interrupted", []))
+        participations = [list(p) for p in saved.get("participations", participations)]
+        state = run_dir.read_state()
+        if state is not None:
+            arrays, meta = state
+            first_round = int(meta["done"])
+            global_weights = [arrays[f"weight_{i}"] for i in range(len(global_weights))]
+            c = float(meta["clip_norm"])
+            history.records = [_record_from_json(r) for r in meta["records"]]
+        lost = [k for k, r in enumerate(charged_round) if r >= first_round]
+        if lost and noise_seed is None:
+            # OS-entropy coins died with the process: those rounds stay charged, are never
+            # replayed, and are run again with fresh coins (charged again)
+            lost_rounds = [charged_round[k] + 1 for k in lost]
+            history.interrupted_rounds += lost_rounds
+            for k in lost:
+                charged_round[k] = -1  # still in the accountant, no longer a round of this run
+            logger.warning("round(s) %s were charged but interrupted before their result was saved; "
+                           "their noise came from OS entropy and is not replayed: they stay charged "
+                           "(epsilon includes them) and are run again with fresh noise", lost_rounds)
+            write_ledger(pending=f"round {first_round + 1}")
+        logger.info("resuming %s after round %d of %d", run_dir.path, first_round, rounds)
+    elif run_dir is not None:
+        save_state(0)
+        write_ledger(pending="the first round")
+    bar = tqdm(total=rounds, initial=first_round, desc=f"FedAvg ({mode})", disable=not progress, unit="round")
+    for r in range(first_round, rounds):
         round_start = time.perf_counter()
         z = schedule[r]
-        if max_epsilon is not None:
+        replay = r in charged_round  # charged before a crash, seeded coins: rerun, not recharged
+        if max_epsilon is not None and not replay:
             # worst case for the per-client accountants: every client joins this round
             after = _epsilon(noise_multipliers=charged + [z],
                              participations=[p + [len(charged)] for p in participations], **account)
@@ -357,13 +412,18 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
                              sampling_rate=None if clients_per_round else q,
                              seed=derive(root, r, _SAMPLING) if private else client_seed(seed, r, _SAMPLING))
         dp = dpf.DPSGDConfig(clip_norm=c, noise_multiplier=z) if mode == "dpsgd" else None
-        if private:  # charge first: before any noise of the round is drawn
+        if replay:
+            k = charged_round.index(r)
+            if mode in ("local", "dpsgd") and [i for i, p in enumerate(participations) if k in p] != list(ids):
+                raise RuntimeError(f"round {r + 1} sampled other clients than when it was charged: the "
+                                   "checkpoint does not match this run")
+        elif private:  # charge first: before any client trains or any noise is drawn
             for k in ids:
                 participations[int(k)].append(len(charged))
             charged.append(z)
+            charged_round.append(r)
             if run_dir is not None:
-                run_dir.write_ledger(_ledger_record(charged, participations, account),
-                                     pending=f"round {r + 1}")
+                write_ledger(pending=f"round {r + 1}")
         updates = _train_clients(trainer, model, clients, ids, global_weights, round_index=r, seed=seed,
                                  local_epochs=local_epochs, batch_size=batch_size,
                                  learning_rate=learning_rate, dp=dp, fast=fast, root=root) if len(ids) else []
@@ -416,6 +476,8 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
         record.update(evaluate(eval_model, global_weights, x_test, y_test))
         record["seconds"] = time.perf_counter() - round_start  # training, aggregation, accounting, evaluation
         history.records.append(record)
+        if run_dir is not None:
+            save_state(r + 1)
         bar.update(1)
         if max_epsilon is not None:
             bar.set_postfix_str(f"epsilon={record['epsilon']:.3g} of {max_epsilon:.4g} "
@@ -440,10 +502,19 @@ def _run_config(model, clients, test, **settings) -> dict:
                 model=_model_signature(model))
 
 
-def _ledger_record(charged, participations, account) -> dict:
-    """What ``ledger.json`` holds for a simulation: the z of every charged round, the charged
-    rounds each client was sampled in (local, dpsgd), ε(δ) so far and, for central and
-    distributed mode, the accountant's ledger (``RdpAccountant.from_json`` reads it)."""
+def _record_from_json(record: dict) -> dict:
+    """A round record read back from a checkpoint (JSON lists → the tuples the run made)."""
+    record = dict(record)
+    record["rejected"] = [tuple(x) for x in record.get("rejected", [])]
+    return record
+
+
+def _ledger_record(charged, participations, account, charged_round=None, interrupted=()) -> dict:
+    """What ``ledger.json`` holds for a simulation: the z of every charged round
+    (``noise_multipliers``) and which round each charge was for (``charged_round``, 0-based;
+    −1: a round lost in a crash, listed 1-based in ``interrupted``), the charges each client
+    was sampled in (local, dpsgd), ε(δ) so far and, for central and distributed mode, the
+    accountant's ledger (``RdpAccountant.from_json`` reads it)."""
     import json
 
     from fldp_teach.accounting import RdpAccountant
@@ -451,6 +522,8 @@ def _ledger_record(charged, participations, account) -> dict:
     mode = account["mode"]
     record = dict(kind="simulate", mode=mode, delta=account["delta"], charged_rounds=len(charged),
                   noise_multipliers=list(charged),
+                  charged_round=list(charged_round if charged_round is not None else range(len(charged))),
+                  interrupted=list(interrupted),
                   epsilon=_epsilon(noise_multipliers=charged, participations=participations, **account))
     if mode in ("local", "dpsgd"):
         record["participations"] = [list(p) for p in participations]

@@ -34,6 +34,7 @@ Taught in the DP-SGD notebook.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -86,7 +87,8 @@ class TrainingHistory:
     the privacy budget the run was given (None: none); ``stopped``: None, or the sentence saying
     before which step the budget stopped the run and why (an epoch cut short by the budget
     still has its entry, over the steps it ran). ``epsilon_spent`` and ``epsilon_remaining``
-    read the ledger's total."""
+    read the ledger's total. ``interrupted_steps``: steps charged before a crash whose result
+    was lost and whose OS-entropy noise is not replayed (they stay charged: ε includes them)."""
 
     loss: tuple
     accuracy: tuple
@@ -105,6 +107,7 @@ class TrainingHistory:
     planned_steps: int | None = None
     max_epsilon: float | None = None
     stopped: str | None = None
+    interrupted_steps: tuple = ()
 
     @property
     def epsilon_spent(self) -> float:
@@ -188,7 +191,8 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
                  noise_multiplier=None, delta, sampling="poisson", method="fast",
                  optimizer="sgd", target_epsilon=None, private=True, x_val=None,
                  y_val=None, seed=0, noise_seed=None, allow_large_delta=False,
-                 progress=True, max_epsilon=None, checkpoint_dir=None) -> TrainingHistory:
+                 progress=True, max_epsilon=None, checkpoint_dir=None,
+                 resume=False) -> TrainingHistory:
     """Train ``model`` (logits, integer labels) in place with DP-SGD (Abadi et al. 2016,
     Alg. 1) for ``epochs`` passes, i.e. T = epochs·⌈N/B⌉ steps; returns a
     :class:`TrainingHistory` whose ``ledger`` is the privacy accountant's record.
@@ -289,17 +293,18 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
                              f"{'non-private run' if not private else 'run with noise_multiplier=0'}"
                              " spends epsilon = inf; give a private run with noise_multiplier > 0")
     accountant = accounting.RdpAccountant() if private and noise_multiplier > 0 else None
+    if resume and checkpoint_dir is None:
+        raise ValueError("resume=True needs the checkpoint_dir of the run to continue, got checkpoint_dir=None")
     run_dir = None
     if checkpoint_dir is not None:
         from fldp_teach.checkpoint import RunDirectory
 
-        run_dir = RunDirectory(checkpoint_dir, config=_run_config(
+        run_dir = RunDirectory(checkpoint_dir, resume=resume, config=_run_config(
             model, x, y, validation, epochs=epochs, batch_size=batch_size,
             learning_rate=learning_rate, clip_norm=clip_norm, noise_multiplier=noise_multiplier,
             target_epsilon=target_epsilon, delta=delta if private else None, sampling=sampling,
             method=method, optimizer=opt, private=private, seed=seed, noise_seed=noise_seed,
             max_epsilon=max_epsilon, allow_large_delta=allow_large_delta))
-        run_dir.write_ledger(_ledger_record(accountant, delta, 0), pending="the first step")
 
     x_all, y_all = tf.constant(x), tf.constant(y)
     denominator = tf.constant(float(batch_size))  # qN = B: the expected lot size
@@ -322,20 +327,95 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
 
     planned = epochs * steps_per_epoch
     name = "DP-SGD" if private else "SGD"
-    bar = tqdm(total=planned, disable=not progress, desc=name, unit="step")
     done, stopped = 0, None  # steps trained; the budget's sentence
-    for epoch in range(1, epochs + 1):
+    charged = 0               # steps the ledger has charged (> done after an interruption)
+    interrupted = []          # steps charged whose result was lost in a crash (never replayed)
+    first_epoch, first_index, order, times = 1, 0, None, []
+    # sampling state that may be saved: the public lots of a non-private run, the coins of a
+    # seeded (teaching) run; an OS-entropy run keeps its coins in memory only
+    coins_on_disk = noise_seed is not None or not private
+    generators = [g for g in (lot_generator, noise_generator) if g is not None]
+    def save_state(epoch, index_in_epoch, epoch_order):
+        """weights, optimizer, sampling coins (seeded runs only), counters and records: one
+        atomic state.npz, written after each step."""
+        arrays = {f"weight_{i}": w for i, w in enumerate(model.get_weights())}
+        arrays.update({f"optimizer_{i}": v.numpy() for i, v in enumerate(opt.variables)})
+        if coins_on_disk:
+            arrays.update({f"generator_{i}": g.state.numpy() for i, g in enumerate(generators)})
+            if epoch_order is not None:
+                arrays["order"] = np.asarray(epoch_order)
+        run_dir.write_state(arrays, dict(done=done, epoch=epoch, index_in_epoch=index_in_epoch,
+                                         optimizer_variables=len(opt.variables), records=records,
+                                         totals=totals.numpy().tolist(), times=times))
+
+    if run_dir is not None and run_dir.resumed:
+        saved = run_dir.read_ledger() or {}
+        charged = int(saved.get("through_step", 0))
+        interrupted = list(saved.get("interrupted", []))
+        if accountant is not None and saved.get("ledger"):
+            accountant = accounting.RdpAccountant.from_json(json.dumps(saved))
+        state = run_dir.read_state()
+        if state is not None:
+            arrays, meta = state
+            done = int(meta["done"])
+            records = {k: list(v) for k, v in meta["records"].items()}
+            model.set_weights([arrays[f"weight_{i}"] for i in range(len(model.weights))])
+            if not opt.built:
+                opt.build(model.trainable_variables)
+            for i in range(int(meta["optimizer_variables"])):  # iteration, learning rate, slots
+                opt.variables[i].assign(arrays[f"optimizer_{i}"])
+            if coins_on_disk:
+                for i, g in enumerate(generators):
+                    g.reset(arrays[f"generator_{i}"])
+            first_epoch, first_index = int(meta["epoch"]), int(meta["index_in_epoch"])
+            if first_index >= steps_per_epoch:
+                first_epoch, first_index = first_epoch + 1, 0
+            else:
+                totals.assign(np.asarray(meta["totals"], np.float32))
+                times = list(meta["times"])
+                if "order" in arrays:
+                    order = tf.constant(arrays["order"])
+        if charged > done and not coins_on_disk:
+            # the coins of those steps are gone with the process: they stay charged, and the
+            # steps are run again with fresh coins (charged again); nothing is replayed
+            lost = list(range(done + 1, charged + 1))
+            interrupted += lost
+            logger.warning("%s: step(s) %s were charged but interrupted before their result was "
+                           "saved; their noise came from OS entropy and is not replayed: they stay "
+                           "charged (epsilon includes them) and are run again with fresh noise",
+                           name, lost)
+            charged = done
+            run_dir.write_ledger(_ledger_record(accountant, delta, charged, interrupted),
+                                 pending=f"step {done + 1}")
+        logger.info("%s: resuming %s after step %d of %d (%d charged)", name, run_dir.path, done,
+                    planned, charged)
+    elif run_dir is not None:
+        save_state(1, 0, None)  # the initial weights: a resume never depends on the caller's model
+        run_dir.write_ledger(_ledger_record(accountant, delta, 0), pending="the first step")
+    fresh_segment = (sampling == "shuffle" and first_index > 0 and not coins_on_disk
+                     and run_dir is not None and run_dir.resumed)
+
+    bar = tqdm(total=planned, initial=done, disable=not progress, desc=name, unit="step")
+    for epoch in range(first_epoch, epochs + 1):
+        resuming_epoch = epoch == first_epoch and first_index > 0
         if sampling == "poisson":
             lots = [None] * steps_per_epoch  # drawn inside train_on_poisson_lot
         else:
-            lots = shuffled_batches(lot_generator, num_examples=num_examples,
-                                    batch_size=batch_size)
-        totals.assign(tf.zeros([3]))
-        times = []
-        for j, lot in enumerate(lots):
+            if not (resuming_epoch and order is not None):
+                order = tf.argsort(lot_generator.uniform([num_examples]))  # shuffled_batches' draw
+            lots = [order[i: i + batch_size] for i in range(0, num_examples, batch_size)]
+        if not resuming_epoch:
+            totals.assign(tf.zeros([3]))
+            times = []
+        for j in range(first_index if resuming_epoch else 0, len(lots)):
+            lot = lots[j]
             # charge first: the step's event enters the ledger before its lot and noise are drawn
-            event = _step_event(accountant, sampling, j, noise_multiplier, sampling_rate,
-                                batch_size, num_examples)
+            event = _step_event(accountant, sampling, 0 if fresh_segment else j, noise_multiplier,
+                                sampling_rate, batch_size, num_examples)
+            label = f"DP-SGD epoch {epoch}" + (" (resumed, new shuffle)" if fresh_segment else "")
+            fresh_segment = False
+            if event is not None and done < charged:
+                event = None  # charged before the interruption; rerun with the same coins
             if event is not None:
                 if max_epsilon is not None:
                     after = accountant.epsilon_if(event, delta=delta)
@@ -344,9 +424,11 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
                         stopped = _budget_sentence(done + 1, planned, after, max_epsilon, delta,
                                                    done, spent, sampling, epoch)
                         break
-                accountant.compose(event, label=f"DP-SGD epoch {epoch}", merge=True)
-                if run_dir is not None:  # on disk before the step draws anything
-                    run_dir.write_ledger(_ledger_record(accountant, delta, done + 1),
+                accountant.compose(event, label=label, merge=True)
+            if run_dir is not None and done >= charged:
+                charged = done + 1
+                if event is not None:  # on disk before the step draws anything
+                    run_dir.write_ledger(_ledger_record(accountant, delta, charged, interrupted),
                                          pending=f"step {done + 1} (epoch {epoch})")
             start = time.perf_counter()
             if lot is None:
@@ -356,10 +438,14 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
             times.append(time.perf_counter() - start)
             done += 1
             bar.update(1)
-        if times:
-            _close_epoch(records, totals, times, model, validation, accountant, delta)
-            bar.set_postfix_str(_postfix(records, max_epsilon))
+            if j + 1 == len(lots):
+                _close_epoch(records, totals, times, model, validation, accountant, delta)
+                bar.set_postfix_str(_postfix(records, max_epsilon))
+            if run_dir is not None:
+                save_state(epoch, j + 1, order if sampling == "shuffle" else None)
         if stopped is not None:
+            if times:  # the epoch the budget cut short keeps its entry, over the steps it ran
+                _close_epoch(records, totals, times, model, validation, accountant, delta)
             break
     if stopped is not None:
         logger.warning("%s: %s", name, stopped)
@@ -371,7 +457,8 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
         clip_norm=float(clip_norm), delta=delta if private else None, sampling=sampling,
         method=method, steps=done,
         ledger=tuple(accountant.ledger) if accountant is not None else (),
-        noise_seed=noise_seed, planned_steps=planned, max_epsilon=max_epsilon, stopped=stopped)
+        noise_seed=noise_seed, planned_steps=planned, max_epsilon=max_epsilon, stopped=stopped,
+        interrupted_steps=tuple(interrupted))
 
 
 def _model_signature(model) -> list:
@@ -400,17 +487,17 @@ def _run_config(model, x, y, validation, *, noise_seed, private, optimizer, **se
                 model=_model_signature(model))
 
 
-def _ledger_record(accountant, delta, charged_steps, interrupted=()) -> dict:
+def _ledger_record(accountant, delta, through_step, interrupted=()) -> dict:
     """What ``ledger.json`` holds: the accountant's JSON (``RdpAccountant.load`` reads it) plus
-    the number of steps charged, ε(δ) so far and the steps interrupted after being charged."""
-    import json
-
+    ``through_step`` (the steps of the run's timeline charged so far), ``interrupted`` (steps
+    charged before a crash whose result was lost; with OS-entropy noise they are run again
+    and charged again), ``charged_steps`` (the two together) and ε(δ) so far."""
     record = (json.loads(accountant.to_json()) if accountant is not None
               else {"orders": [], "ledger": []})
-    record.update(kind="train_dp_sgd", delta=delta, charged_steps=charged_steps,
+    record.update(kind="train_dp_sgd", delta=delta, through_step=through_step,
+                  charged_steps=through_step + len(interrupted), interrupted=list(interrupted),
                   epsilon=(accountant.epsilon(delta=delta) if accountant is not None and accountant.ledger
-                           else 0.0 if accountant is not None else None),
-                  interrupted=list(interrupted))
+                           else 0.0 if accountant is not None else None))
     return record
 
 

@@ -112,7 +112,7 @@ def test_an_unwritable_folder_stops_the_run_before_its_first_step(tmp_path, monk
     monkeypatch.setattr(checkpoint.tempfile, "mkstemp", refuse)
     model = _model()
     before = model.get_weights()
-    with pytest.raises(LedgerWriteError, match="Permission denied"):
+    with pytest.raises(checkpoint.CheckpointWriteError, match="Permission denied"):
         train_dp_sgd(model, X, Y, checkpoint_dir=folder, **KW)
     for a, b in zip(model.get_weights(), before):
         np.testing.assert_array_equal(a, b)
