@@ -62,3 +62,34 @@ def test_noise_on_average_hints(capsys):
     assert "⌈N/B⌉" in capsys.readouterr().out
     assert not check_noise_on_average(lambda *a: ...)
     assert "nothing yet" in capsys.readouterr().out
+
+
+def test_private_keras_model_checker(capsys):
+    """Exercise 3 of notebook 06 (issue 12): a private Keras model on digits, ε ≤ 3, accuracy ≥ 0.90."""
+    import keras
+
+    from fldp_teach.exercises.dp_sgd import check_private_keras_model
+    from fldp_teach.keras import PrivacyCallback, make_private
+    from fldp_teach.models import mlp
+
+    def build(x_train, y_train, *, z=None, epochs=20, budget=True):
+        n, b = len(y_train), 128
+        if z is None:
+            z = calibrate_noise_multiplier(target_epsilon=3.0, sampling_rate=b / n,
+                                           steps=epochs * math.ceil(n / b), delta=1e-5)
+        net = make_private(mlp(x_train.shape[1], num_classes=10, hidden_units=(64,), seed=0), clip_norm=1.0,
+                           noise_multiplier=z, batch_size=b, num_examples=n, noise_seed=0)
+        net.compile(optimizer=keras.optimizers.SGD(1.0),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        callbacks = [PrivacyCallback(delta=1e-5, target_epsilon=3.0, verbose=0)] if budget else []
+        net.fit(x_train, y_train, epochs=epochs, verbose=0, callbacks=callbacks)
+        return net
+
+    assert check_private_keras_model(build)
+    assert "Correct." in capsys.readouterr().out
+    assert not check_private_keras_model(lambda x, y: build(x, y, z=0.8, epochs=5, budget=False))
+    assert "> 3" in capsys.readouterr().out
+    assert not check_private_keras_model(lambda x, y: build(x, y).model)
+    assert "return the PrivateModel" in capsys.readouterr().out
+    assert not check_private_keras_model(lambda x, y: ...)
+    assert "nothing yet" in capsys.readouterr().out

@@ -15,7 +15,7 @@ from fldp_teach.accounting import calibrate_noise_multiplier
 from fldp_teach.clipping import clip_per_example
 from fldp_teach.exercises import as_number, call_safely, exercise, report
 
-__all__ = ["check_clipped_sum", "check_noise_on_average"]
+__all__ = ["check_clipped_sum", "check_noise_on_average", "check_private_keras_model"]
 
 
 @exercise()
@@ -101,3 +101,54 @@ def check_noise_on_average(my_noise_on_average) -> bool:
             return report(False, success="", hint=hint)
     return report(True, success="at a fixed ε, z grows more slowly than B: larger lots give quieter steps "
                                 "(and fewer of them).", hint="")
+
+
+#: Exercise 3 of notebook 06: a private Keras model on the 8×8 digits, ε ≤ 3 at δ = 10⁻⁵.
+KERAS_TARGET_EPSILON, KERAS_DELTA, KERAS_TARGET_ACCURACY = 3.0, 1e-5, 0.90
+
+
+@exercise(allowed=("make_private", "PrivacyCallback", "poisson_dataset", "calibrate_noise_multiplier",
+                   "dp_sgd_epsilon", "logistic_regression", "mlp", "small_cnn", "mcmahan_cnn"))
+def check_private_keras_model(my_private_model) -> bool:
+    """``my_private_model(x_train, y_train)`` must return a fitted ``fldp_teach.keras.PrivateModel``
+    trained on exactly these examples, whose ε — recomputed here from its own sampling rate,
+    noise multiplier and step count with the RDP accountant (Mironov, Talwar & Zhang 2019) —
+    is at most 3 at δ = 10⁻⁵, and whose accuracy on the digits' held-out test split (which the
+    student's function never sees) is at least 0.90."""
+    from fldp_teach.accounting import dp_sgd_epsilon
+    from fldp_teach.datasets import load_digits
+    from fldp_teach.keras import PrivateModel
+
+    data = load_digits(seed=0, as_images=False)
+    got, err = call_safely(my_private_model, data.x_train.copy(), data.y_train.copy())
+    if err is not None:
+        return report(False, success="", hint=f"my_private_model raised {err!r}.")
+    if got is None or got is Ellipsis:
+        return report(False, success="", hint="my_private_model returns nothing yet: build a Keras model, "
+                                              "make_private(...), compile, fit, and return the private model.")
+    if not isinstance(got, PrivateModel):
+        return report(False, success="", hint=f"return the PrivateModel that make_private gave you (after fit), "
+                                              f"got {type(got).__name__}.")
+    if got.num_examples != len(data.y_train):
+        return report(False, success="", hint=f"make_private was told num_examples = {got.num_examples}, but the "
+                                              f"training set has {len(data.y_train)}: q = B/N must be the real one.")
+    if got.steps == 0:
+        return report(False, success="", hint="the model has not been trained yet: call fit before returning it.")
+    if got.noise_multiplier <= 0:
+        return report(False, success="", hint="noise_multiplier = 0 adds no noise: ε is infinite.")
+    eps = dp_sgd_epsilon(sampling_rate=got.sampling_rate, noise_multiplier=got.noise_multiplier, steps=got.steps,
+                         delta=KERAS_DELTA)
+    if eps > KERAS_TARGET_EPSILON + 1e-9:
+        return report(False, success="", hint=(
+            f"{got.steps} steps at q = {got.sampling_rate:.4f} and z = {got.noise_multiplier:.3f} spend "
+            f"ε = {eps:.3f} > {KERAS_TARGET_EPSILON:g}: raise z (calibrate_noise_multiplier), train fewer "
+            f"steps, or stop in time with PrivacyCallback(delta=1e-5, target_epsilon=3)."))
+    predictions = np.argmax(got.predict(data.x_test, verbose=0), axis=-1)
+    accuracy = float(np.mean(predictions == data.y_test))
+    if accuracy < KERAS_TARGET_ACCURACY:
+        return report(False, success="", hint=(
+            f"test accuracy {accuracy:.3f} < {KERAS_TARGET_ACCURACY:.2f} at ε = {eps:.3f}. Try larger lots "
+            f"(B = 128: fewer, quieter steps at the same ε), a hidden layer, a larger learning rate, or "
+            f"more epochs with z re-calibrated for them."))
+    return report(True, success=f"ε = {eps:.3f} ≤ 3 at δ = 10⁻⁵ (recomputed from your run) and test accuracy "
+                                f"{accuracy:.3f} on digits your function never saw.", hint="")
