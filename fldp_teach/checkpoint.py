@@ -187,6 +187,9 @@ class RunDirectory:
                 "resume=True to continue it, or choose an empty folder (a fresh run must not "
                 "overwrite a privacy ledger)")
         self.resumed = bool(existing)
+        for name in (CONFIG_FILE, LEDGER_FILE, STATE_FILE):  # half-written files of a killed run
+            for stale in self.path.glob(f".{name}-*.tmp"):
+                stale.unlink(missing_ok=True)
         if self.resumed:
             saved = self.read_json(CONFIG_FILE)
             if saved is None:
