@@ -251,31 +251,92 @@ def client_update(
     return ClientUpdate(update=update, num_examples=len(y), metrics=metrics, client_id=client_id)
 
 
-def screen_updates(updates: Sequence[ClientUpdate], global_weights: Sequence) -> tuple[list, list]:
+def _count_problem(n, *, max_num_examples, need: bool):
+    """(n as an int, None) for a sound example count, else (None, the reason)."""
+    if n is None:
+        return (None, "num_examples missing (weighting by n_k needs it)") if need else (None, None)
+    value = None
+    if isinstance(n, (bool, np.bool_)) or isinstance(n, (str, bytes)):
+        pass
+    elif isinstance(n, (int, np.integer)):
+        value = int(n)
+    else:
+        try:
+            f = float(n)
+        except (TypeError, ValueError):
+            f = math.nan
+        if math.isfinite(f) and f == int(f):
+            value = int(f)
+    if value is None:
+        return None, f"num_examples must be a whole number, got {n!r}"
+    if value < 1:
+        return None, f"num_examples must be >= 1, got {value} (an empty or lying client)"
+    if max_num_examples is not None and value > max_num_examples:
+        return None, f"num_examples={value} exceeds max_num_examples={max_num_examples}"
+    return value, None
+
+
+def _tensor_problem(j, t, shape, dtype):
+    """(t as an array of the global dtype, None), or (None, the reason it is refused)."""
+    try:
+        a = np.asarray(t)
+    except (TypeError, ValueError) as err:  # ragged lists and the like
+        return None, f"tensor {j} is not an array ({type(err).__name__})"
+    if a.dtype.kind != "f":
+        return None, f"tensor {j} has dtype {a.dtype}, expected a floating dtype ({np.dtype(dtype)})"
+    if a.shape != shape:
+        return None, f"tensor {j} has shape {a.shape}, expected {shape}"
+    with np.errstate(over="ignore"):
+        a = a.astype(dtype, copy=False)  # float64 beyond float32's range becomes inf: refused below
+    if not np.all(np.isfinite(a)):
+        return None, f"tensor {j} contains NaN or Inf"
+    return a, None
+
+
+def screen_updates(updates: Sequence[ClientUpdate], global_weights: Sequence, *,
+                   max_num_examples: int | None = None, need_num_examples: bool = False) -> tuple[list, list]:
     """Split updates into (accepted, rejected); a rejected entry is ``(client_id, reason)``.
 
-    A client is rejected when its update has the wrong number of tensors, a tensor of the wrong
-    shape, or any NaN/Inf entry: averaging it would corrupt θ_g for everyone (a single NaN makes
-    the mean NaN). Each rejection is logged at WARNING with its reason; the round goes on with
-    the others.
+    A client is rejected when what it sent is not a :class:`ClientUpdate` holding a list of
+    tensors, when its update has the wrong number of tensors, a tensor that is not an array of
+    floats (int, bool, complex, object, str), of the wrong shape, or with any NaN/Inf entry —
+    averaging it would corrupt θ_g for everyone (a single NaN makes the mean NaN) — or when it
+    reports a ``num_examples`` that is not a whole number ≥ 1 or exceeds ``max_num_examples``
+    (huge counts would dominate a weighted mean; zero or negative ones are an empty or lying
+    client). ``need_num_examples``: a missing count is refused too (weighting by n_k needs it).
+    Each rejection is logged at WARNING with its reason; the round goes on with the others.
+    Accepted updates come back with each tensor cast to the dtype of θ_g (float64 → float32)
+    and ``num_examples`` as an int.
     """
+    if max_num_examples is not None:
+        max_num_examples = check_positive_int("max_num_examples", max_num_examples)
     shapes = [np.shape(w) for w in global_weights]
+    dtypes = [np.asarray(w).dtype for w in global_weights]
     accepted, rejected = [], []
     for position, u in enumerate(updates):
-        who = u.client_id if u.client_id is not None else position
-        reason = None
-        if len(u.update) != len(shapes):
-            reason = f"update has {len(u.update)} tensors, expected {len(shapes)}"
+        who = getattr(u, "client_id", None)
+        who = who if who is not None else position
+        reason, clean = None, []
+        tensors = getattr(u, "update", None)
+        if not isinstance(u, ClientUpdate):
+            reason = f"sent a {type(u).__name__}, not a ClientUpdate"
+        elif isinstance(tensors, (str, bytes, np.ndarray)) or not isinstance(tensors, Sequence):
+            reason = f"update is not a list of tensors, got {type(tensors).__name__}"
+        elif len(tensors) != len(shapes):
+            reason = f"update has {len(tensors)} tensors, expected {len(shapes)}"
         else:
-            for j, (t, s) in enumerate(zip(u.update, shapes)):
-                if np.shape(t) != s:
-                    reason = f"tensor {j} has shape {np.shape(t)}, expected {s}"
+            for j, (t, shape, dtype) in enumerate(zip(tensors, shapes, dtypes)):
+                a, reason = _tensor_problem(j, t, shape, dtype)
+                if reason is not None:
                     break
-                if not np.all(np.isfinite(t)):
-                    reason = f"tensor {j} contains NaN or Inf"
-                    break
+                clean.append(a)
+        count = None
         if reason is None:
-            accepted.append(u)
+            count, reason = _count_problem(u.num_examples, max_num_examples=max_num_examples,
+                                           need=need_num_examples)
+        if reason is None:
+            accepted.append(ClientUpdate(update=clean, num_examples=count, metrics=u.metrics,
+                                         client_id=u.client_id))
         else:
             logger.warning("rejected client %s: %s", who, reason)
             rejected.append((who, reason))

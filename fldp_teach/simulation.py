@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
@@ -134,8 +135,12 @@ def evaluate(model, weights, x, y) -> dict:
 
 
 def _clients_of(partition) -> list:
-    clients = getattr(partition, "clients", partition)
-    return [c if hasattr(c, "x") else _XY(*c) for c in clients]
+    """The clients as objects with ``x`` and ``y``; an empty client's ``x`` gets the feature
+    shape of the others (so the stacked fast path can hold it)."""
+    clients = [c if hasattr(c, "x") else _XY(*c) for c in getattr(partition, "clients", partition)]
+    shape = next((np.shape(c.x)[1:] for c in clients if len(c.y)), None)
+    return [c if len(c.y) or shape is None or np.shape(c.x)[1:] == shape
+            else _XY(np.zeros((0, *shape), np.float32), np.zeros(0, np.int32)) for c in clients]
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,51 @@ def _train_clients(trainer, model, clients, ids, global_weights, *, round_index,
             for i, k in enumerate(ids)]
 
 
+_EMPTY = "empty dataset: the client has no training examples (not trained, not charged)"
+
+
+def _deliver(messages, tamper, round_index, timeout) -> tuple[list, list]:
+    """What reaches the server: each message through ``tamper`` (see :func:`simulate`), with
+    the server's own knowledge of who answered. Returns (arrived, rejected)."""
+    if tamper is None:
+        return list(messages), []
+    arrived, rejected = [], []
+    for message in messages:
+        who = message.client_id
+        box = {}
+
+        def call(message=message, box=box):
+            try:
+                box["value"] = tamper(round_index, message)
+            except Exception as err:  # a crashed client
+                box["error"] = err
+
+        if timeout is None:
+            call()
+        else:
+            worker = threading.Thread(target=call, daemon=True, name=f"client {who}")
+            worker.start()
+            worker.join(timeout)
+            if worker.is_alive():
+                box = {"late": True}
+        if box.get("late"):
+            reason = f"no answer within client_timeout={timeout:g} s"
+        elif "error" in box:
+            reason = f"client error: {type(box['error']).__name__}: {box['error']}"
+        elif box.get("value") is None:
+            reason = "no answer (the client sent nothing)"
+        elif not isinstance(box["value"], ClientUpdate):
+            reason = f"sent a {type(box['value']).__name__}, not a ClientUpdate"
+        else:
+            value = box["value"]
+            arrived.append(ClientUpdate(update=value.update, num_examples=value.num_examples,
+                                        metrics=value.metrics, client_id=who))  # the server knows who it asked
+            continue
+        logger.warning("rejected client %s: %s", who, reason)
+        rejected.append((who, reason))
+    return arrived, rejected
+
+
 def _make_trainer(model, clients):
     from fldp_teach.stacked_clients import OneFunctionRound, StackedDenseTrainer, dense_activations
 
@@ -214,7 +264,8 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
              noise_schedule: Sequence[float] | None = None, adaptive_clipping=None,
              fast: bool = True, noise_seed: int | None = None, min_clients: int | None = None,
              allow_large_delta: bool = False, max_epsilon: float | None = None,
-             checkpoint_dir=None, resume: bool = False) -> History:
+             checkpoint_dir=None, resume: bool = False, tamper: Callable | None = None,
+             client_timeout: float | None = None, max_num_examples: int | None = None) -> History:
     """Run ``rounds`` rounds of (DP-)FedAvg and return a :class:`History` (see module doc).
 
     ``model_fn()`` builds the Keras model (logits); its initial weights are θ_g at round 0.
@@ -264,6 +315,23 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
     the root is never written to disk: the resumed run draws a fresh root, and a round that was
     charged but not saved stays charged (``History.interrupted_rounds``) and is run again with
     fresh coins and charged again — no noise is ever replayed.
+
+    Hostile clients. ``tamper(round_index, message) -> message`` stands between each sampled
+    client and the server (the network, or a client that lies): it receives the
+    :class:`~fldp_teach.fedavg.ClientUpdate` the honest client would send (in local and
+    distributed mode already privatized) and returns what the server receives; raising is a
+    crashed client, returning None a silent one. With ``client_timeout`` (seconds) it runs in a
+    thread and a client that has not answered by then is dropped ("no answer within ...").
+    The server identifies a message by the client it asked, not by the id the message claims.
+    What arrives is screened (:func:`~fldp_teach.fedavg.screen_updates`): NaN/Inf, wrong number
+    of tensors, shapes or dtypes, and an example count that is not a whole number in
+    [1, ``max_num_examples``] (default: all the examples of the federation) are rejected with
+    a logged reason and listed in the round's ``rejected``; a client whose dataset is empty is
+    rejected without training (and not charged). The round goes on with the rest: in central
+    mode it is always released (zero or more clipped updates plus the full noise: dropping it
+    would reveal how many answered), in distributed mode it is dropped (nothing released, still
+    charged) when fewer than ``min_clients`` shares arrive, in the other modes the model stays
+    unchanged when nothing is left.
     """
     from tqdm.auto import tqdm
 
@@ -272,6 +340,10 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     rounds = check_positive_int("rounds", rounds)
+    if tamper is not None and not callable(tamper):
+        raise ValueError(f"tamper must be a function (round_index, message) -> message, got {tamper!r}")
+    if client_timeout is not None:
+        client_timeout = check_positive("client_timeout", client_timeout)
     learning_rate = check_positive("learning_rate", learning_rate)
     local_epochs = check_positive_int("local_epochs", local_epochs)
     batch_size = None if batch_size is None else check_positive_int("batch_size", batch_size)
@@ -279,6 +351,13 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
     d = check_open_unit("delta", delta)
     clients = _clients_of(partition)
     k_total = len(clients)
+    sizes = [len(cl.y) for cl in clients]
+    if k_total == 0 or not any(sizes):
+        raise ValueError(f"partition must hold at least one client with examples, got {k_total} clients "
+                         f"with sizes {sizes[:10]}")
+    if max_num_examples is None:
+        max_num_examples = sum(sizes)  # no honest client holds more than the whole federation
+    max_num_examples = check_positive_int("max_num_examples", max_num_examples)
     schedule = [noise_multiplier] * rounds if noise_schedule is None else list(noise_schedule)
     if len(schedule) != rounds:
         raise ValueError(f"noise_schedule must have rounds={rounds} entries, got {len(schedule)}")
@@ -306,7 +385,7 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
         if not private:
             raise ValueError(f"max_epsilon={max_epsilon:g} needs a DP mode: mode='none' spends epsilon = inf")
     if private:
-        unit_size = min(len(c.y) for c in clients) if mode == "dpsgd" else k_total
+        unit_size = min(n for n in sizes if n) if mode == "dpsgd" else k_total
         check_delta_for_size(d, unit_size, allow_large_delta=allow_large_delta,
                              what="examples at the smallest client" if mode == "dpsgd" else "clients")
     if mode == "distributed":
@@ -399,7 +478,8 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
         if max_epsilon is not None and not replay:
             # worst case for the per-client accountants: every client joins this round
             after = _epsilon(noise_multipliers=charged + [z],
-                             participations=[p + [len(charged)] for p in participations], **account)
+                             participations=[p + [len(charged)] if n else p for p, n in zip(participations, sizes)],
+                             **account)
             if after > max_epsilon:
                 spent = history.epsilon_spent
                 history.stopped = (
@@ -414,20 +494,37 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
         dp = dpf.DPSGDConfig(clip_norm=c, noise_multiplier=z) if mode == "dpsgd" else None
         if replay:
             k = charged_round.index(r)
-            if mode in ("local", "dpsgd") and [i for i, p in enumerate(participations) if k in p] != list(ids):
+            if mode in ("local", "dpsgd") and [i for i, p in enumerate(participations) if k in p] != [
+                    int(i) for i in ids if sizes[i] > 0]:
                 raise RuntimeError(f"round {r + 1} sampled other clients than when it was charged: the "
                                    "checkpoint does not match this run")
         elif private:  # charge first: before any client trains or any noise is drawn
             for k in ids:
-                participations[int(k)].append(len(charged))
+                if sizes[k] > 0:  # an empty client trains on nothing and sends nothing
+                    participations[int(k)].append(len(charged))
             charged.append(z)
             charged_round.append(r)
             if run_dir is not None:
                 write_ledger(pending=f"round {r + 1}")
-        updates = _train_clients(trainer, model, clients, ids, global_weights, round_index=r, seed=seed,
+        empty = [int(k) for k in ids if sizes[k] == 0]
+        trained_ids = [k for k in ids if sizes[k] > 0]
+        updates = _train_clients(trainer, model, clients, trained_ids, global_weights, round_index=r, seed=seed,
                                  local_epochs=local_epochs, batch_size=batch_size,
-                                 learning_rate=learning_rate, dp=dp, fast=fast, root=root) if len(ids) else []
-        accepted, rejected = screen_updates(updates, global_weights)
+                                 learning_rate=learning_rate, dp=dp, fast=fast, root=root) if trained_ids else []
+        # what leaves each client: the privatized message in local and distributed mode
+        if mode == "local":
+            updates = [dpf.local_dp_update(u, clip_norm=c, noise_multiplier=z,
+                                           seed=derive(root, r, _CLIENT_NOISE + u.client_id)) for u in updates]
+        elif mode == "distributed":
+            updates = [dpf.distributed_dp_share(u, clip_norm=c, noise_multiplier=z, min_clients=min_clients,
+                                                seed=derive(root, r, _CLIENT_NOISE + u.client_id)) for u in updates]
+        arrived, rejected = _deliver(updates, tamper, r, client_timeout)
+        for k in empty:
+            logger.warning("rejected client %s: %s", k, _EMPTY)
+        rejected = [(k, _EMPTY) for k in empty] + rejected
+        accepted, bad = screen_updates(arrived, global_weights, max_num_examples=max_num_examples,
+                                       need_num_examples=mode in ("none", "dpsgd") and weighting == "num_examples")
+        rejected = sorted(rejected + bad, key=lambda x: x[0])
         server_noise_seed = derive(root, r, _SERVER_NOISE) if private else None
         dropped = False
         if mode == "central":
@@ -436,18 +533,14 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
             mean, info = dpf.central_dp_aggregate(accepted, clip_norm=c, noise_multiplier=z_update,
                                                   expected_clients_per_round=m_expected,
                                                   seed=server_noise_seed, like=global_weights)
+        elif mode == "distributed":
+            total = dpf.secure_sum_release(accepted, min_clients=min_clients) if accepted else None
+            dropped = total is None
+            mean = None if dropped else [t / m_expected for t in total]
         elif not accepted:
             mean = None
         elif mode == "local":
-            noised = [dpf.local_dp_update(u, clip_norm=c, noise_multiplier=z,
-                                          seed=derive(root, r, _CLIENT_NOISE + u.client_id)) for u in accepted]
-            mean = aggregate(noised, weighting="uniform")
-        elif mode == "distributed":
-            shares = [dpf.distributed_dp_share(u, clip_norm=c, noise_multiplier=z, min_clients=min_clients,
-                                               seed=derive(root, r, _CLIENT_NOISE + u.client_id)) for u in accepted]
-            total = dpf.secure_sum_release(shares, min_clients=min_clients)
-            dropped = total is None
-            mean = None if dropped else [t / m_expected for t in total]
+            mean = aggregate(accepted, weighting="uniform")
         else:
             mean = aggregate(accepted, weighting=weighting)
         clip_used = c
@@ -468,7 +561,7 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
                       noise_stddev_of_sum=_noise_stddev_of_sum(mode, z, clip_used, len(accepted), min_clients,
                                                                dropped),
                       bytes_down=len(ids) * weights_nbytes(global_weights),
-                      bytes_up=len(updates) * weights_nbytes(global_weights),  # rejected ones were sent too
+                      bytes_up=len(arrived) * weights_nbytes(global_weights),  # rejected ones were sent too
                       epsilon=_epsilon(noise_multipliers=charged, participations=participations, **account)
                       if private else math.inf)
         if max_epsilon is not None:

@@ -67,13 +67,21 @@ class DPFedAvg(FedAvg):
     sampling in mode ``"none"``). ``local_epochs``/``batch_size`` are needed only to account
     ``"dpsgd"``. ``history`` holds one dict per round (round, epsilon, participants, rejected,
     noise std, seconds).
+
+    Hostile replies are rejected with a logged reason (the round's ``rejected``) and the round
+    goes on with the others: error replies, replies without arrays or with unreadable ones,
+    NaN/Inf, the wrong number of tensors, shapes or dtypes, a ``num-examples`` that is not a
+    whole number in [1, ``max_num_examples``] (a missing one too where the mean is weighted by
+    it: modes "none" and "dpsgd"), replies from nodes not asked this round or a second reply
+    from the same node, and clients that never answered before Flower's round timeout. In
+    local and dpsgd mode every client *sent* the model is charged, answered or not.
     """
 
     def __init__(self, *, num_clients: int, sampling_rate: float = 1.0, mode: str = "central",
                  clip_norm: float = math.inf, noise_multiplier: float = 0.0, delta: float = 1e-5,
                  noise_seed: int | None = None, seed: int | None = 0, server_learning_rate: float = 1.0,
                  weighting: str = "num_examples", local_epochs: int = 1, batch_size: int | None = 32,
-                 query_timeout: float = 600.0):
+                 query_timeout: float = 600.0, max_num_examples: int = 10**9):
         if mode not in FLOWER_MODES:
             raise ValueError(f"mode must be one of {FLOWER_MODES}, got {mode!r}")
         self.num_clients = check_positive_int("num_clients", num_clients)
@@ -90,6 +98,7 @@ class DPFedAvg(FedAvg):
         self.weighting = weighting
         self.local_epochs, self.batch_size = local_epochs, batch_size
         self.query_timeout = query_timeout
+        self.max_num_examples = check_positive_int("max_num_examples", max_num_examples)
         self._root = noise_root(noise_seed)  # the run's private coins: never a global RNG
         self._global = None                  # θ_t of the round in progress
         self._sent = {}                      # node id → client id, this round
@@ -165,25 +174,47 @@ class DPFedAvg(FedAvg):
 
     def updates_from_replies(self, replies: Iterable[Message]) -> tuple[list, list]:
         """(accepted ClientUpdates with Δθ_k = θ_k' − θ_t, rejected (client id, reason)). A
-        reply with an error, without arrays, with NaN/Inf or with the wrong shapes is rejected
-        and logged; every other reply is kept."""
-        received, rejected = [], []
+        reply with an error, without arrays or with unreadable ones, with NaN/Inf, the wrong
+        shapes or dtypes or a bad ``num-examples``, from a node not asked this round, or a second
+        reply from one node is rejected and logged; a client asked but silent is rejected as
+        "no reply"; every other reply is kept (see the class docstring)."""
+        received, rejected, seen = [], [], set()
+
+        def reject(who, reason):
+            logger.warning("rejected client %s: %s", who, reason)
+            rejected.append((who, reason))
+
         for msg in replies:
-            who = self._sent.get(msg.metadata.src_node_id, msg.metadata.src_node_id)
+            node = msg.metadata.src_node_id
+            who = self._sent.get(node, node)
+            if node not in self._sent:
+                reject(who, "reply from a node that was not asked this round")
+                continue
+            if node in seen:
+                reject(who, "second reply from the same node this round")
+                continue
+            seen.add(node)
             if msg.has_error():
-                logger.warning("rejected client %s: error reply: %s", who, msg.error.reason)
-                rejected.append((who, f"error reply: {msg.error.reason}"))
+                reject(who, f"error reply: {msg.error.reason}")
                 continue
             if self.arrayrecord_key not in msg.content.array_records:
-                logger.warning("rejected client %s: no ArrayRecord %r", who, self.arrayrecord_key)
-                rejected.append((who, f"no ArrayRecord {self.arrayrecord_key!r}"))
+                reject(who, f"no ArrayRecord {self.arrayrecord_key!r}")
+                continue
+            try:
+                weights = record_to_weights(msg.content[self.arrayrecord_key])
+            except Exception as err:  # noqa: BLE001 - whatever a hostile record makes numpy raise
+                reject(who, f"unreadable arrays: {type(err).__name__}: {err}")
                 continue
             metrics = next(iter(msg.content.metric_records.values()), {})
-            n = int(metrics[self.weighted_by_key]) if self.weighted_by_key in metrics else 1
-            received.append(ClientUpdate(update=record_to_weights(msg.content[self.arrayrecord_key]),
-                                         num_examples=n, client_id=who))
+            n = metrics[self.weighted_by_key] if self.weighted_by_key in metrics else None
+            received.append(ClientUpdate(update=weights, num_examples=n, client_id=who))
+        for node, k in self._sent.items():
+            if node not in seen:
+                reject(k, "no reply (timed out or lost)")
         received.sort(key=lambda u: u.client_id)  # in client order, as the simulator sums them
-        screened, bad = screen_updates(received, self._global)
+        weighted = self.mode in ("none", "dpsgd") and self.weighting == "num_examples"
+        screened, bad = screen_updates(received, self._global, max_num_examples=self.max_num_examples,
+                                       need_num_examples=weighted)
         accepted = [ClientUpdate(update=[np.asarray(w) - np.asarray(g) for w, g in zip(u.update, self._global)],
                                  num_examples=u.num_examples, client_id=u.client_id) for u in screened]
         return accepted, rejected + bad
@@ -194,9 +225,10 @@ class DPFedAvg(FedAvg):
         start = time.perf_counter()
         r = server_round - 1
         accepted, rejected = self.updates_from_replies(list(replies))
+        for k in sorted(set(self._sent.values())):  # charged when sent the model, answered or not
+            self._participations[k].append(r)
         for u in accepted:
-            if isinstance(u.client_id, int) and 0 <= u.client_id < self.num_clients:
-                self._participations[u.client_id].append(r)
+            if isinstance(u.client_id, int) and 0 <= u.client_id < self.num_clients and u.num_examples:
                 self._sizes[u.client_id] = u.num_examples
         info = {}
         if self.mode == "central":
