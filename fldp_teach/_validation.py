@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
+import numpy as np
+
 __all__ = [
     "check_finite",
     "check_positive",
@@ -18,11 +20,13 @@ __all__ = [
     "check_positive_int",
     "check_non_negative_int",
     "check_delta_for_size",
+    "check_seed",
+    "check_numbers",
 ]
 
 
 def _as_float(name: str, value) -> float:
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
         raise ValueError(f"{name} must be a real number, got {value!r}")
     if not isinstance(value, Real):
         try:
@@ -80,7 +84,7 @@ def check_unit_interval(name: str, value) -> float:
 
 
 def _as_int(name: str, value) -> int:
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_, str, bytes)) or value is None:
         raise ValueError(f"{name} must be an integer, got {value!r}")
     if isinstance(value, Integral):
         return int(value)  # exactly, however large (e.g. a 128-bit noise seed; float() would round it)
@@ -121,7 +125,7 @@ def check_delta_for_size(delta, num_examples, *, allow_large_delta: bool = False
     ``allow_large_delta=True`` skips the check, for teaching demonstrations only.
     """
     d = check_open_unit("delta", delta)
-    n = check_positive_int(f"number of {what}", num_examples)
+    n = check_positive_int(f"num_examples (the number of {what})", num_examples)
     if not allow_large_delta and d >= 1.0 / n:
         raise ValueError(
             f"delta must be < 1/N = 1/{n} = {1.0 / n:.3g} for N = {n} {what}, got {delta!r}: with "
@@ -129,3 +133,65 @@ def check_delta_for_size(delta, num_examples, *, allow_large_delta: bool = False
             f"Choose a smaller delta (e.g. {min(1e-5, 0.1 / n):.0e}), or pass "
             f"allow_large_delta=True for a teaching demonstration.")
     return d
+
+
+def check_seed(name: str, value):
+    """Return ``value`` (None, or an int >= 0 of any size); raise unless it is None or a whole
+    number >= 0 (a bool, a fraction, a string or a negative number is refused)."""
+    if value is None:
+        return None
+    return check_non_negative_int(name, value)
+
+
+def _is_symbolic(value) -> bool:
+    """True for a TF tensor without a value yet (inside ``tf.function``): checked by TF later."""
+    module = type(value).__module__
+    if not (module.startswith("tensorflow") or module.startswith("keras")):
+        return False
+    try:
+        value.numpy()
+    except Exception:  # noqa: BLE001 - symbolic tensors raise various errors here
+        return True
+    return False
+
+
+def check_numbers(name: str, value, *, ndim=None, allow_empty: bool = True, finite: bool = True,
+                  integer: bool = False, non_negative: bool = False, low=None, high=None):
+    """Return ``value`` as a numpy array of real numbers (a TF tensor is read with ``.numpy()``;
+    a symbolic one, inside ``tf.function``, is returned unchanged for TF to check); raise
+    ``ValueError``/``TypeError`` naming ``name`` unless it holds only real numbers (not str,
+    None, objects, complex, bool), has ``ndim`` dimensions (an int or a tuple of allowed
+    ones), is non-empty unless ``allow_empty``, and every entry is finite, a whole number
+    (``integer``), ≥ 0 (``non_negative``) and within [``low``, ``high``] as asked."""
+    if value is None or isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be an array of numbers, got {value!r}")
+    if _is_symbolic(value):
+        return value
+    if hasattr(value, "numpy") and not isinstance(value, np.ndarray):
+        value = value.numpy()
+    try:
+        a = np.asarray(value)
+        if a.dtype == object:
+            a = a.astype(np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be an array of numbers (not ragged, no None or text), "
+                        f"got {type(value).__name__}") from None
+    if a.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {a.dtype}")
+    if ndim is not None and a.ndim not in (ndim if isinstance(ndim, tuple) else (ndim,)):
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {a.shape}")
+    if not allow_empty and a.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {a.shape}")
+    if a.size and a.dtype.kind == "f":
+        bad = ~np.isfinite(a) if finite else np.isnan(a)
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name} must be {'finite' if finite else 'a number'}, got "
+                             f"{a[where]} at index {where}")
+    if integer and a.size and a.dtype.kind == "f" and np.any(a != np.floor(a)):
+        raise ValueError(f"{name} must hold whole numbers, got {a[a != np.floor(a)].flat[0]}")
+    for bound, ok, word in ((0 if non_negative else None, lambda: a >= 0, ">= 0"),
+                            (low, lambda: a >= low, f">= {low}"), (high, lambda: a <= high, f"<= {high}")):
+        if bound is not None and a.size and not np.all(ok()):
+            raise ValueError(f"{name} must be {word}, got {a[~ok()].flat[0]}")
+    return a

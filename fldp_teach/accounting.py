@@ -233,7 +233,7 @@ def with_repetitions(event: Event, count: int) -> Event:
     """The same event run ``count`` times (every other field unchanged)."""
     repetitions(event)  # validates the type
     field = "epochs" if isinstance(event, ShuffledGaussian) else "steps"
-    return dataclasses.replace(event, **{field: check_non_negative_int(field, count)})
+    return dataclasses.replace(event, **{field: check_non_negative_int("count", count)})
 
 
 def event_rdp(event: Event, *, orders=DEFAULT_ORDERS) -> np.ndarray:
@@ -520,15 +520,17 @@ def calibrate_noise_multiplier(
 
 
 # ------------------------------------------------------------------------ fixed-size sampling
-def _phases(noise_multipliers) -> list:
-    """Run-length encode a per-round schedule: [1, 1, 2] → [(1.0, 2), (2.0, 1)]."""
-    if isinstance(noise_multipliers, (str, bytes)) or not hasattr(noise_multipliers, "__iter__"):
+def _phases(noise_multipliers, *, name="noise_multipliers") -> list:
+    """Run-length encode a per-round schedule: [1, 1, 2] → [(1.0, 2), (2.0, 1)]. Every entry
+    must be a real number > 0 (checked under the name ``name[i]``)."""
+    if (isinstance(noise_multipliers, (str, bytes)) or not hasattr(noise_multipliers, "__iter__")
+            or np.ndim(noise_multipliers) > 1):
         raise ValueError(
-            f"noise_multipliers must be a sequence with one z per round, got {noise_multipliers!r}"
+            f"{name} must be a sequence with one z per round, got {noise_multipliers!r}"
         )
     out = []
-    for z in noise_multipliers:
-        z = check_positive("noise_multiplier", z)
+    for i, z in enumerate(noise_multipliers):
+        z = check_positive(f"{name}[{i}]", z)
         if out and out[-1][0] == z:
             out[-1][1] += 1
         else:
@@ -597,5 +599,8 @@ def advanced_composition(*, epsilon, delta, steps, delta_prime) -> tuple[float, 
     d = check_unit_interval("delta", delta)
     k = check_non_negative_int("steps", steps)
     dp = check_open_unit("delta_prime", delta_prime)
-    eps_total = e * math.sqrt(2 * k * math.log(1 / dp)) + k * e * math.expm1(e)
+    try:
+        eps_total = e * math.sqrt(2 * k * math.log(1 / dp)) + k * e * math.expm1(e)
+    except OverflowError:  # e^ε beyond floating point: the bound is infinite
+        eps_total = math.inf
     return eps_total, min(1.0, k * d + dp)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fldp_teach._validation import check_non_negative, check_positive, check_unit_interval
+from fldp_teach._validation import check_non_negative, check_numbers, check_positive, check_unit_interval
 from fldp_teach.mechanisms import _is_tf, add_gaussian_noise
 
 __all__ = [
@@ -183,11 +183,14 @@ def adaptive_clip_norm_update(norms, *, clip_norm, target_quantile, learning_rat
         noised = add_gaussian_noise(centred, stddev=count_stddev, seed=seed) / m + 0.5
         new = _tf_scalar(tf, clip_norm, norms.dtype) * tf.exp(-learning_rate * (noised - target_quantile))
         return new, noised
-    norms = np.asarray(norms, dtype=float).reshape(-1)
+    norms = check_numbers("norms", norms, non_negative=True).astype(float).reshape(-1)
     m = float(norms.size) if clients_per_round is None else check_positive("clients_per_round", clients_per_round)
+    if m == 0:
+        raise ValueError("norms must not be empty unless clients_per_round is given (m = len(norms) = 0)")
     centred = float(np.sum((norms <= clip_norm) - 0.5))
     noised = float(add_gaussian_noise(np.asarray(centred), stddev=count_stddev, seed=seed)) / m + 0.5
-    return clip_norm * math.exp(-learning_rate * (noised - target_quantile)), noised
+    with np.errstate(over="ignore"):  # an enormous learning rate sends C to 0 or ∞, not to an error
+        return clip_norm * float(np.exp(-learning_rate * (noised - target_quantile))), noised
 
 
 def adaptive_clipping_noise_multiplier(*, noise_multiplier, count_stddev) -> float:
@@ -229,12 +232,13 @@ def clipped_mean_bias_variance(vectors, *, clip_norm, noise_multiplier) -> Clipp
     """
     clip_norm = check_positive("clip_norm", clip_norm, allow_inf=True)
     z = check_non_negative("noise_multiplier", noise_multiplier)
-    v = np.asarray(vectors, dtype=float)
+    v = check_numbers("vectors", vectors).astype(float)
     if v.ndim != 2 or v.shape[0] == 0:
         raise ValueError(f"vectors must have shape [n, d] with n >= 1, got shape {v.shape}")
     n, d = v.shape
     clipped, norms = clip_per_example(v, clip_norm=clip_norm)
     bias = float(np.linalg.norm(clipped.mean(axis=0) - v.mean(axis=0)))
-    variance = 0.0 if z == 0 else d * (z * clip_norm / n) ** 2
+    with np.errstate(over="ignore"):
+        variance = 0.0 if z == 0 else float(d * np.square(np.float64(z) * clip_norm / n))
     return ClippedMeanError(bias=bias, noise_variance=variance, mse=bias**2 + variance,
                             fraction_clipped=float(np.mean(norms > clip_norm)))

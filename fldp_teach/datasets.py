@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import numpy as np
 
-from fldp_teach._validation import check_open_unit, check_positive_int
+from fldp_teach._validation import check_numbers, check_open_unit, check_positive_int, check_seed
 
 __all__ = [
     "ClientData",
@@ -179,9 +179,12 @@ def stratified_split(y, *, test_fraction: float, seed: int | None):
     from sklearn.model_selection import train_test_split
 
     test_fraction = check_open_unit("test_fraction", test_fraction)
+    seed = check_seed("seed", seed)
+    y = check_numbers("y", y, ndim=1, allow_empty=False)
     index = np.arange(len(y))
+    # scikit-learn takes seeds below 2**32: larger ones are folded (the same split for smaller)
     train_idx, test_idx = train_test_split(index, test_size=test_fraction, stratify=y,
-                                           random_state=seed)
+                                           random_state=None if seed is None else seed % 2**32)
     return np.sort(train_idx), np.sort(test_idx)
 
 
@@ -200,7 +203,9 @@ def fit_standardizer(x_train) -> Standardizer:
     """Fit per-feature mean and (population) std over axis 0 of ``x_train`` (and the time axis
     for sequences, i.e. all axes but the last). A constant feature gets std 1, so it maps to 0
     instead of dividing by zero."""
-    x = np.asarray(x_train, dtype=np.float64)
+    x = check_numbers("x_train", x_train, allow_empty=False).astype(np.float64)
+    if x.ndim < 2:
+        raise ValueError(f"x_train must have shape (num_examples, ..., num_features), got {x.shape}")
     axes = tuple(range(x.ndim - 1))
     mean = x.mean(axis=axes)
     std = x.std(axis=axes)
@@ -217,6 +222,7 @@ def load_breast_cancer(*, test_fraction: float = 0.25, seed: int | None = 0) -> 
     AUC uses P(malignant). Stratified split, features standardized with the training split's
     mean and std only.
     """
+    seed = check_seed("seed", seed)
     from sklearn import datasets as skd
 
     raw = skd.load_breast_cancer()
@@ -250,6 +256,7 @@ def load_digits(*, test_fraction: float = 0.25, seed: int | None = 0, as_images:
     ``as_images=False``; ``(n, 8, 8)`` — each image read row by row as 8 time steps of 8
     pixels, for the RNN — when ``as_sequences=True`` (it overrides ``as_images``).
     """
+    seed = check_seed("seed", seed)
     from sklearn import datasets as skd
 
     raw = skd.load_digits()

@@ -34,6 +34,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fldp_teach._validation import check_positive_int
+
 __all__ = ["DemoResult", "DEFAULTS", "run_demo", "plot_demo"]
 
 # Per mode: (noise_multiplier, clip_norm, clients_per_round as a fraction of K, batch_size, learning_rate)
@@ -60,6 +62,8 @@ def run_demo(*, clients: int = 4, rounds: int = 15, mode: str = "dpsgd", noise_m
              clip_norm: float | None = None, delta: float = 1e-5, seed: int = 0, noise_seed: int | None = None,
              output: str | Path = "artifacts/demo.png", progress: bool = False, echo=print) -> DemoResult:
     """Run the case study and write the figure; ``echo`` receives every printed line."""
+    clients = check_positive_int("clients", clients)
+    rounds = check_positive_int("rounds", rounds)
     from fldp_teach.randomness import noise_seed_notice
 
     from fldp_teach import models

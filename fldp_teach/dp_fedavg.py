@@ -61,6 +61,8 @@ import numpy as np
 from fldp_teach.accounting import _phases  # run-length encoding of a noise schedule
 from fldp_teach._validation import (
     check_non_negative,
+    check_non_negative_int,
+    check_numbers,
     check_open_unit,
     check_positive,
     check_positive_int,
@@ -286,6 +288,24 @@ def central_epsilon(*, noise_multipliers: Sequence[float], sampling_rate: float 
     return (eps, accountant.ledger) if return_ledger else eps
 
 
+def _check_schedule(noise_multipliers, participations):
+    """The per-round z's as a list (each > 0) and the participations as lists of valid round
+    indices into it, named in the error."""
+    schedule = [float(z) for z in check_numbers("noise_multipliers", noise_multipliers, ndim=1)]
+    _phases(schedule)  # every z > 0, named noise_multipliers[i]
+    if participations is None or isinstance(participations, (str, bytes)):
+        raise TypeError(f"participations must list, per client, the rounds it joined, got {participations!r}")
+    joined = []
+    for k, rounds in enumerate(participations):
+        rounds = [check_non_negative_int(f"participations[{k}]", r) for r in np.atleast_1d(rounds).tolist()] \
+            if len(np.atleast_1d(rounds)) else []
+        if rounds and max(rounds) >= len(schedule):
+            raise ValueError(f"participations[{k}] names round {max(rounds)}, but noise_multipliers has "
+                             f"only {len(schedule)} rounds")
+        joined.append(rounds)
+    return schedule, joined
+
+
 def local_epsilon(*, noise_multipliers: Sequence[float], participations: Sequence[Sequence[int]],
                   delta: float) -> float:
     """Local-DP ε, the max over clients of each client's own ε.
@@ -302,6 +322,7 @@ def local_epsilon(*, noise_multipliers: Sequence[float], participations: Sequenc
     from fldp_teach.accounting import Gaussian, RdpAccountant
 
     d = check_open_unit("delta", delta)
+    noise_multipliers, participations = _check_schedule(noise_multipliers, participations)
     worst = 0.0
     for key in {tuple(p) for p in participations if len(p)}:
         accountant = RdpAccountant()
@@ -342,6 +363,12 @@ def record_level_epsilon(*, noise_multipliers: Sequence[float], participations: 
     epochs = check_positive_int("local_epochs", local_epochs)
     if sampling not in ("poisson", "shuffle"):
         raise ValueError(f"sampling must be 'poisson' or 'shuffle', got {sampling!r}")
+    noise_multipliers, participations = _check_schedule(noise_multipliers, participations)
+    sizes = check_numbers("num_examples", num_examples, ndim=1, integer=True, non_negative=True)
+    if len(sizes) != len(participations):
+        raise ValueError(f"num_examples must have one count per client ({len(participations)} in "
+                         f"participations), got {len(sizes)}")
+    num_examples = [int(n) for n in sizes]
     worst = 0.0
     for joined, n in zip(participations, num_examples):
         if not len(joined):

@@ -32,9 +32,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from fldp_teach._validation import check_non_negative, check_positive
+from fldp_teach._validation import _is_symbolic, check_non_negative, check_numbers, check_positive
 from fldp_teach.clipping import clip_per_example
 
 __all__ = [
@@ -49,11 +50,62 @@ __all__ = [
     "normalize",
     "skip_empty_lot",
     "check_dp_sgd_model",
+    "check_lot",
     "clipped_gradient_sum_vectorized",
     "dp_gradient",
     "make_dp_train_step",
     "make_sgd_train_step",
 ]
+
+
+def _plain(value) -> bool:
+    """True for a Python/numpy value (checked here); tensors are TF's to check at run time."""
+    return not type(value).__module__.startswith(("tensorflow", "keras"))
+
+
+def check_lot(model, x, y, *, allow_empty=True):
+    """Eager (outside ``tf.function``) check of a lot: ``x`` finite numbers shaped like the
+    model's input, ``y`` integer labels in [0, num_classes) with one per example; returns
+    them as float32/int32 arrays. Symbolic tensors are returned unchanged. Raises ValueError/
+    TypeError naming ``x`` or ``y`` instead of a TensorFlow error from deep inside a graph."""
+    if _is_symbolic(x) or _is_symbolic(y):
+        return x, y
+    xs = check_numbers("x", x)
+    if xs.dtype.kind == "f" and xs.size and not np.all(np.isfinite(xs.astype(np.float32))):
+        raise ValueError("x must be finite in float32 (|x| < 3.4e38), got values that overflow it")
+    try:
+        expected = tuple(model.input_shape[1:])
+    except (AttributeError, ValueError):  # a subclassed model that was never built on an Input
+        expected = None
+    if expected is not None and (xs.ndim != len(expected) + 1 or any(
+            e is not None and e != s for e, s in zip(expected, xs.shape[1:]))):
+        raise ValueError(f"x must have shape (lot size, {', '.join(map(str, expected))}), got {xs.shape}")
+    if not allow_empty and xs.shape[0] == 0:
+        raise ValueError(f"x must hold at least one example, got shape {xs.shape}")
+    try:
+        num_classes = int(model.output_shape[-1])
+    except (AttributeError, ValueError):
+        num_classes = int(model(xs[:1].astype(np.float32)).shape[-1]) if xs.shape[0] else None
+    ys = check_numbers("y", y, ndim=1, integer=True, low=0,
+                       high=None if num_classes is None else num_classes - 1)
+    if ys.shape[0] != xs.shape[0]:
+        raise ValueError(f"x must hold one example per label of y: x has {xs.shape[0]}, y has {ys.shape[0]}")
+    return tf.constant(xs, tf.float32), tf.constant(ys, tf.int32)
+
+
+def _check_scalars(**values):
+    """clip_norm > 0 (inf allowed), noise_multiplier >= 0, denominator > 0, when plain values."""
+    for name, value in values.items():
+        if value is None and name == "clip_norm":
+            raise ValueError("clip_norm must be a number, got None")
+        if not _plain(value):
+            continue
+        if name == "clip_norm":
+            check_positive(name, value, allow_inf=True)
+        elif name == "noise_multiplier":
+            check_non_negative(name, value)
+        else:
+            check_positive(name, value)
 
 
 class ClippedSum(NamedTuple):
@@ -73,6 +125,14 @@ def per_example_loss(y, logits):
     """L_i = −log softmax(logits_i)[y_i]: softmax cross-entropy on integer labels, one value
     per example (no reduction), the same as
     ``keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=None)``."""
+    if not (_is_symbolic(y) or _is_symbolic(logits)):
+        scores = check_numbers("logits", logits)
+        if scores.ndim < 1:
+            raise ValueError(f"logits must have shape (..., num_classes), got {scores.shape}")
+        labels = check_numbers("y", y, integer=True, low=0, high=scores.shape[-1] - 1)
+        if labels.shape != scores.shape[:-1]:
+            raise ValueError(f"y must have shape {scores.shape[:-1]} (one label per row of logits), "
+                             f"got {labels.shape}")
     return tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.cast(y, tf.int32), logits=logits)
 
@@ -84,6 +144,7 @@ def per_example_gradients(model, x, y):
     ``grads[k][i]`` is the gradient of L_i alone. ``tf.vectorized_map`` writes this as a loop
     over examples and runs it as one batched computation (Agarwal & Ganichev 2019, "Auto-
     vectorizing TensorFlow graphs: jacobians, auto-batching and beyond")."""
+    x, y = check_lot(model, x, y, allow_empty=False)
 
     def gradient_of_one_example(example):
         x_i, y_i = example
@@ -107,6 +168,10 @@ def per_example_global_norms(grads):
 def clip_factors(norms, *, clip_norm):
     """c_i = 1 / max(1, ‖g_i‖/C) = min(1, C/‖g_i‖), so that ‖c_i g_i‖ ≤ C (Alg. 1, "Clip
     gradient"). A zero gradient keeps c_i = 1 (C/0 = ∞); C = ∞ gives c_i = 1 (no clipping)."""
+    _check_scalars(clip_norm=clip_norm)
+    if not _is_symbolic(norms):
+        norms = tf.constant(check_numbers("norms", norms, ndim=1, non_negative=True), tf.float32) \
+            if _plain(norms) else norms
     return tf.minimum(tf.constant(1.0, norms.dtype), clip_norm / norms)
 
 
@@ -132,6 +197,7 @@ def add_noise(gradient_sum, *, clip_norm, noise_multiplier, generator):
     The Gaussian mechanism on a sum of L2 sensitivity C: noise std ``noise_multiplier ·
     clip_norm`` on every coordinate, drawn from ``generator`` (a ``tf.random.Generator``,
     seeded by the caller). ``noise_multiplier == 0`` adds nothing (non-private)."""
+    _check_scalars(clip_norm=clip_norm, noise_multiplier=noise_multiplier)
     if isinstance(noise_multiplier, (int, float)) and noise_multiplier == 0:
         return list(gradient_sum)
     stddev = noise_multiplier * clip_norm
@@ -142,6 +208,7 @@ def add_noise(gradient_sum, *, clip_norm, noise_multiplier, generator):
 def normalize(noisy_sum, *, denominator):
     """Alg. 1, "Add noise" (the factor 1/L): g̃_t = noisy sum / L, where L is the *expected*
     lot size (qN for Poisson sampling, B for fixed-size batches), never the realised one."""
+    _check_scalars(denominator=denominator)
     return [s / denominator for s in noisy_sum]
 
 
@@ -201,6 +268,8 @@ def clipped_gradient_sum_vectorized(model, x, y, *, clip_norm):
     """Σ_i ḡ(x_i) the readable way: per-example gradients → clip → sum (three phases above).
     Returns a :class:`ClippedSum`. Works for any Keras model whose examples are independent
     (no BatchNormalization); an empty lot gives zero gradients."""
+    x, y = check_lot(model, x, y)
+    _check_scalars(clip_norm=clip_norm)
 
     def compute():
         grads, losses, logits = per_example_gradients(model, x, y)
@@ -221,9 +290,9 @@ def dp_gradient(model, x, y, *, clip_norm, noise_multiplier, denominator, genera
     the vectorized phases for models with unsupported layers. Both give the same g̃_t.
     Returns ``(noisy_gradient, clipped_sum)``. Models with state that training updates
     outside g̃_t (BatchNormalization) are refused: :func:`check_dp_sgd_model`."""
-    check_positive("clip_norm", clip_norm, allow_inf=True)
-    check_non_negative("noise_multiplier", noise_multiplier)
+    _check_scalars(clip_norm=clip_norm, noise_multiplier=noise_multiplier, denominator=denominator)
     check_dp_sgd_model(model)
+    x, y = check_lot(model, x, y)
     if method == "vectorized":
         result = clipped_gradient_sum_vectorized(model, x, y, clip_norm=clip_norm)
     elif method == "fast":
@@ -257,6 +326,7 @@ def make_dp_train_step(model, optimizer, *, clip_norm, noise_multiplier, generat
     DP-SGD step (``dpsgd.dp_gradient``, then the optimizer). Compiled once for any lot size
     (no XLA: on CPUs it slows convolutions down). Refuses models that
     :func:`check_dp_sgd_model` refuses (BatchNormalization), when the step is made."""
+    _check_scalars(clip_norm=clip_norm, noise_multiplier=noise_multiplier)
     check_dp_sgd_model(model)
 
     @tf.function(input_signature=_signature(model), jit_compile=False)

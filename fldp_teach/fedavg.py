@@ -36,8 +36,10 @@ import numpy as np
 
 from fldp_teach._validation import (
     check_non_negative,
+    check_non_negative_int,
     check_positive,
     check_positive_int,
+    check_seed,
     check_unit_interval,
 )
 
@@ -62,6 +64,8 @@ __all__ = [
 #: client_seed(seed, round, SAMPLING_STREAM) seeds the choice of clients in a round (real clients
 #: use streams 0..K-1 for their local batches).
 SAMPLING_STREAM = 2**30
+#: Largest local plan (local epochs × examples, indices held in memory) and federation size.
+_MAX_PLAN = 10**9
 
 logger = logging.getLogger(__name__)
 
@@ -93,9 +97,12 @@ def client_seed(seed: int | None, round_index: int, client_id: int) -> int | Non
     """A seed for client ``client_id`` in round ``round_index``, derived from the run's ``seed``
     by ``np.random.SeedSequence`` so that clients and rounds get independent streams. ``None``
     stays ``None`` (fresh entropy)."""
+    seed = check_seed("seed", seed)
+    round_index = check_non_negative_int("round_index", round_index)
+    client_id = check_non_negative_int("client_id", client_id)
     if seed is None:
         return None
-    return int(np.random.SeedSequence([int(seed), int(round_index), int(client_id)]).generate_state(1)[0])
+    return int(np.random.SeedSequence([seed, round_index, client_id]).generate_state(1)[0])
 
 
 def expected_lot_size(num_examples: int, batch_size: int | None) -> int:
@@ -126,7 +133,11 @@ def local_batches(num_examples: int, *, batch_size: int | None, local_epochs: in
     n = check_positive_int("num_examples", num_examples)
     epochs = check_positive_int("local_epochs", local_epochs)
     b = expected_lot_size(n, batch_size)
-    rng = np.random.default_rng(seed)
+    if epochs * n > _MAX_PLAN:
+        raise ValueError(f"local_epochs * num_examples must be <= {_MAX_PLAN:.0e} (the index arrays of "
+                         f"one client's local steps are held in memory), got local_epochs={epochs} and "
+                         f"num_examples={n}")
+    rng = np.random.default_rng(check_seed("seed", seed))
     if sampling == "poisson":
         q = b / n
         return [np.flatnonzero(rng.random(n) < q) for _ in range(epochs * math.ceil(n / b))]
@@ -143,8 +154,31 @@ def dp_sgd_noise_key(seed: int | None) -> np.ndarray:
     """The stateless-RNG key (2 int64, all 128 bits used) of a client's DP-SGD noise:
     ``SeedSequence([seed, 1])``, a stream independent of its lots (``default_rng(seed)``).
     ``None`` draws fresh OS entropy."""
-    entropy = np.random.SeedSequence(None if seed is None else [int(seed), 1])
+    seed = check_seed("seed", seed)
+    entropy = np.random.SeedSequence(None if seed is None else [seed, 1])
     return entropy.generate_state(2, dtype=np.uint64).view(np.int64)
+
+
+def _check_noise_args(shape, stddev, key, step, tensor):
+    """Eager Python/numpy arguments of :func:`dp_sgd_noise` (tensors are TF's to check)."""
+    from fldp_teach._validation import check_numbers
+
+    def plain(v):
+        return not type(v).__module__.startswith(("tensorflow", "keras"))
+
+    if plain(stddev):
+        check_non_negative("stddev", stddev)
+    for name, v in (("step", step), ("tensor", tensor)):
+        if plain(v) and check_non_negative_int(name, v) >= 2**31:
+            raise ValueError(f"{name} must be < 2**31 (an int32 of the noise's seed), got {v!r}")
+    if plain(key):
+        k = check_numbers("key", key, integer=True)
+        if k.shape != (2,):
+            raise ValueError(f"key must be 2 integers (dp_sgd_noise_key), got shape {k.shape}")
+    if plain(shape):
+        dims = check_numbers("shape", shape, ndim=1, integer=True, non_negative=True)
+        if dims.size and float(np.prod(dims.astype(float))) > 2**31:
+            raise ValueError(f"shape must hold at most 2**31 values, got {tuple(dims)}")
 
 
 def dp_sgd_noise(shape, *, stddev, key, step, tensor):
@@ -155,6 +189,7 @@ def dp_sgd_noise(shape, *, stddev, key, step, tensor):
     noise here, so with the same seeds they add the same noise (a test checks it)."""
     import tensorflow as tf
 
+    _check_noise_args(shape, stddev, key, step, tensor)
     fold = tf.random.experimental.stateless_fold_in
     seed = fold(fold(tf.cast(key, tf.int64), tf.cast(step, tf.int32)), tf.cast(tensor, tf.int32))
     return stddev * tf.random.stateless_normal(shape, seed=seed, dtype=tf.float32)
@@ -203,6 +238,7 @@ def client_update(
     import tensorflow as tf
 
     lr = check_positive("learning_rate", learning_rate)
+    seed = check_seed("seed", seed)
     if callable(model) and not hasattr(model, "trainable_variables"):
         model = model()
     model.set_weights([np.asarray(w) for w in global_weights])
@@ -398,7 +434,9 @@ def sample_clients(
     if (clients_per_round is None) == (sampling_rate is None):
         raise ValueError("give exactly one of clients_per_round and sampling_rate, got "
                          f"clients_per_round={clients_per_round!r}, sampling_rate={sampling_rate!r}")
-    rng = np.random.default_rng(seed)
+    if k > _MAX_PLAN:
+        raise ValueError(f"num_clients must be <= {_MAX_PLAN:.0e}, got {k}")
+    rng = np.random.default_rng(check_seed("seed", seed))
     if clients_per_round is not None:
         m = check_positive_int("clients_per_round", clients_per_round)
         if m > k:
@@ -422,6 +460,8 @@ def fedavg_round(model, global_weights: Sequence, clients: Sequence, *, round_in
     :func:`server_update`. If every update is rejected θ_g is returned unchanged and
     ``metrics["model_unchanged"]`` says so. Seeds match :func:`fldp_teach.simulation.simulate`,
     so a simulated round and this one compute the same weights."""
+    round_index = check_non_negative_int("round_index", round_index)
+    seed = check_seed("seed", seed)
     ids = sample_clients(len(clients), clients_per_round=clients_per_round,
                          seed=client_seed(seed, round_index, SAMPLING_STREAM))
     updates = [client_update(model, global_weights, clients[k], local_epochs=local_epochs, batch_size=batch_size,

@@ -55,10 +55,14 @@ from __future__ import annotations
 import math
 
 import keras
+import numpy as np
 import tensorflow as tf
 
+from fldp_teach._validation import _is_symbolic, check_numbers, check_positive_int
 from fldp_teach.dpsgd import (
     ClippedSum,
+    _check_scalars,
+    check_lot,
     clip_factors,
     clipped_gradient_sum_vectorized,
     per_example_loss,
@@ -135,6 +139,30 @@ def _same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[i
     return total // 2, total - total // 2
 
 
+def _activation(name, value, *, ndim, integer=False):
+    """An eager input of the ghost-norm formulas as a tensor (float32, or int32 ids), checked:
+    real, finite numbers with ``ndim`` dimensions (an int or a tuple of allowed ones) and at
+    least one example. Symbolic tensors (inside ``tf.function``) pass unchanged."""
+    if _is_symbolic(value):
+        return value
+    a = check_numbers(name, value, ndim=ndim, integer=integer, non_negative=integer)
+    if a.shape[0] == 0 or a.size == 0:
+        raise ValueError(f"{name} must hold at least one example and one value, got shape {a.shape}")
+    if integer:
+        return tf.constant(a, tf.int64)
+    return tf.constant(a, a.dtype if a.dtype in (np.float32, np.float64) else np.float32)
+
+
+def _pair(name, value, *, low=1):
+    """A (height, width) pair of ints >= low, named in the error."""
+    if value is None or isinstance(value, (str, bytes)) or np.ndim(value) != 1 or len(value) != 2:
+        raise ValueError(f"{name} must be a pair of integers (height, width), got {value!r}")
+    pair = tuple(check_positive_int(f"{name}[{i}]", v) for i, v in enumerate(value))
+    if any(v < low for v in pair):
+        raise ValueError(f"{name} must be >= {low}, got {value!r}")
+    return pair
+
+
 def conv2d_shifted_inputs(a, *, kernel_size, strides=(1, 1), padding="valid",
                           dilation_rate=(1, 1)):
     """The input as seen by each kernel offset (i, j) of a Conv2D: a list of kh·kw tensors
@@ -142,10 +170,16 @@ def conv2d_shifted_inputs(a, *, kernel_size, strides=(1, 1), padding="valid",
     j·d + s·v, :] (a padded first for "same"), so that conv2d(a, K)[b, t] =
     Σ_ij S_ij[b, t] · K[i, j]. Each is one strided slice (cheaper than
     ``tf.image.extract_patches``)."""
-    kh, kw = kernel_size
-    sh, sw = strides
-    dh, dw = dilation_rate
+    a = _activation("a", a, ndim=4)
+    kh, kw = _pair("kernel_size", kernel_size)
+    sh, sw = _pair("strides", strides)
+    dh, dw = _pair("dilation_rate", dilation_rate)
     height, width = int(a.shape[1]), int(a.shape[2])
+    if padding == "valid" and ((kh - 1) * dh + 1 > height or (kw - 1) * dw + 1 > width):
+        raise ValueError(f"kernel_size {kernel_size!r} (dilation {dilation_rate!r}) must fit the input "
+                         f"of height {height} and width {width}")
+    if padding == "same" and (kh > height or kw > width):
+        raise ValueError(f"kernel_size {kernel_size!r} must not exceed the input ({height}, {width})")
     if padding == "same":
         a = tf.pad(a, [[0, 0], _same_padding(height, kh, sh, dh),
                        _same_padding(width, kw, sw, dw), [0, 0]])
@@ -164,6 +198,7 @@ def conv2d_patches(a, *, kernel_size, strides=(1, 1), padding="valid", dilation_
     """im2col: the input patch under each output pixel of a Conv2D, shape [B, T, kh·kw·c_in],
     so that ``conv2d(a, K)[b, t] == patches[b, t] @ K.reshape(-1, c_out)``: the shifted
     inputs S_ij side by side."""
+    a = _activation("a", a, ndim=4)
     shifted = conv2d_shifted_inputs(a, kernel_size=kernel_size, strides=strides,
                                     padding=padding, dilation_rate=dilation_rate)
     return tf.concat(shifted, axis=2)
@@ -218,6 +253,10 @@ def dense_norms_squared(a, g, *, use_bias=True):
     """‖∇_W L_i‖_F² + ‖∇_b L_i‖² for z = a·W + b, from the layer input a [B, ..., d] and
     g = ∂L/∂z [B, ..., p] (formulas in the module docstring). Also serves Conv2D, with a the
     im2col patches."""
+    a, g = _activation("a", a, ndim=(2, 3, 4)), _activation("g", g, ndim=(2, 3, 4))
+    if not (_is_symbolic(a) or _is_symbolic(g)) and (len(a.shape) != len(g.shape) or a.shape[:-1] != g.shape[:-1]):
+        raise ValueError(f"g must have the shape of a except for the last axis, got a {tuple(a.shape)} "
+                         f"and g {tuple(g.shape)}")
     if len(a.shape) == 2:  # one vector per example: ‖a_i‖²‖g_i‖² (Goodfellow 2015)
         g_sq = tf.reduce_sum(g * g, axis=1)
         kernel = tf.reduce_sum(a * a, axis=1) * g_sq
@@ -239,6 +278,9 @@ def dense_norms_squared(a, g, *, use_bias=True):
 def embedding_norms_squared(ids, g):
     """‖∇_E L_i‖_F² = Σ_{t,s} [id_t = id_s] (g_it·g_is) for z_t = E[id_t]; ids [B] or
     [B, T], g = ∂L/∂z [B, d] or [B, T, d]."""
+    ids, g = _activation("ids", ids, ndim=(1, 2), integer=True), _activation("g", g, ndim=(2, 3))
+    if not (_is_symbolic(ids) or _is_symbolic(g)) and tuple(ids.shape) != tuple(g.shape[:-1]):
+        raise ValueError(f"g must have shape ids.shape + (d,), got ids {tuple(ids.shape)} and g {tuple(g.shape)}")
     if len(ids.shape) == 1:
         return tf.reduce_sum(g * g, axis=1)
     g = _as_sequence(g)
@@ -254,6 +296,15 @@ def conv2d_norms_squared(a, g, layer):
     T·(d + p) > d·p (few channels, many pixels: the usual case) we compute it offset by offset,
     ∇_{K[i,j]} L_b = S_ij[b]ᵀ g_b (``conv2d_shifted_inputs``), never building the patch matrix;
     otherwise the Gram form on the patches (``dense_norms_squared``)."""
+    if not isinstance(layer, keras.layers.Conv2D):
+        raise TypeError(f"layer must be a keras.layers.Conv2D, got {type(layer).__name__}")
+    a, g = _activation("a", a, ndim=4), _activation("g", g, ndim=4)
+    if not (_is_symbolic(a) or _is_symbolic(g)):
+        expected = tuple(layer.compute_output_shape((None, *a.shape[1:])))[1:]
+        if a.shape[-1] != layer.kernel.shape[2] or tuple(g.shape[1:]) != expected or g.shape[0] != a.shape[0]:
+            raise ValueError(f"a and g must be the layer's input and output gradient: a (B, H, W, "
+                             f"{layer.kernel.shape[2]}) and g (B, {', '.join(map(str, expected))}), got "
+                             f"a {tuple(a.shape)} and g {tuple(g.shape)}")
     shifted = conv2d_shifted_inputs(a, kernel_size=layer.kernel_size, strides=layer.strides,
                                     padding=layer.padding, dilation_rate=layer.dilation_rate)
     g = _as_sequence(g)
@@ -299,6 +350,7 @@ def per_example_norms_fast(model, x, y):
     supported, reason = ghost_norms_supported(model)
     if not supported:
         raise ValueError(f"model is not supported by ghost norms: {reason}")
+    x, y = check_lot(model, x, y, allow_empty=False)
     return _norms_and_tape(model, x, y)[0]
 
 
@@ -317,6 +369,8 @@ def clipped_gradient_sum_fast(model, x, y, *, clip_norm):
     supported, _ = ghost_norms_supported(model)
     if not supported:
         return clipped_gradient_sum_vectorized(model, x, y, clip_norm=clip_norm)
+    x, y = check_lot(model, x, y)
+    _check_scalars(clip_norm=clip_norm)
     return skip_empty_lot(model, x, lambda: _clipped_sum_by_layers(model, x, y, clip_norm))
 
 

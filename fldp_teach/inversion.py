@@ -40,7 +40,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from fldp_teach._validation import check_non_negative, check_non_negative_int, check_positive, check_positive_int
+from fldp_teach._validation import (
+    check_non_negative,
+    check_non_negative_int,
+    check_numbers,
+    check_positive,
+    check_positive_int,
+)
 from fldp_teach.dpsgd import add_noise, clipped_gradient_sum_vectorized, normalize, per_example_loss
 
 __all__ = [
@@ -65,9 +71,9 @@ def invert_dense_gradient(grad_kernel, grad_bias, *, unit=None) -> np.ndarray:
     shape (d_out,). ``unit=j``: x̂ = (∂L/∂W)_{:,j} / (∂L/∂b)_j, one column; ``unit=None``:
     x̂ = (∂L/∂W) g / (gᵀg), all columns (least squares). Exact for a single example.
     Returns x̂ of shape (d_in,), float64."""
-    kernel = np.asarray(grad_kernel, dtype=np.float64)
-    bias = np.asarray(grad_bias, dtype=np.float64)
-    if kernel.ndim != 2:
+    kernel = check_numbers("grad_kernel", grad_kernel, finite=False).astype(np.float64)
+    bias = check_numbers("grad_bias", grad_bias, finite=False).astype(np.float64)
+    if kernel.ndim != 2 or kernel.size == 0:
         raise ValueError(f"grad_kernel must be a matrix (d_in, d_out), got shape {kernel.shape}")
     if bias.shape != (kernel.shape[1],):
         raise ValueError(f"grad_bias must have shape ({kernel.shape[1]},) to match grad_kernel "
@@ -93,35 +99,40 @@ def mixing_weights(per_example_grad_bias) -> np.ndarray:
     """w_{nj} = g_{nj} / Σ_m g_{mj}: what column j of a batch update mixes, x̂_j = Σ_n w_{nj} x_n
     (module docstring). Input shape (B, d_out) — example n's ∂ℓ_n/∂b; output the same shape,
     each column summing to 1 (columns whose bias gradients sum to 0 are NaN)."""
-    g = np.asarray(per_example_grad_bias, dtype=np.float64)
-    if g.ndim != 2:
-        raise ValueError(f"per_example_grad_bias must have shape (B, d_out), got {g.shape}")
+    g = check_numbers("per_example_grad_bias", per_example_grad_bias).astype(np.float64)
+    if g.ndim != 2 or g.size == 0:
+        raise ValueError(f"per_example_grad_bias must have shape (B, d_out), B, d_out >= 1, got {g.shape}")
     total = g.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(total != 0, g / np.where(total != 0, total, 1.0), np.nan)
 
 
+def _pair_of_vectors(reconstruction, original):
+    """Both arrays finite and of one shape (compared flattened), named in the error."""
+    a = check_numbers("reconstruction", reconstruction, allow_empty=False).astype(np.float64)
+    b = check_numbers("original", original, allow_empty=False).astype(np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"reconstruction must have the shape of original {b.shape}, got {a.shape}")
+    return a.reshape(-1), b.reshape(-1)
+
+
 def cosine_similarity(reconstruction, original) -> float:
     """cos ∠(x̂, x) = ⟨x̂, x⟩ / (‖x̂‖ ‖x‖) over the flattened arrays: 1 = the same image up to a
     positive scale, ≈ 0 = unrelated (e.g. pure noise). 0 if either vector is 0."""
-    a = np.asarray(reconstruction, dtype=np.float64).reshape(-1)
-    b = np.asarray(original, dtype=np.float64).reshape(-1)
-    if a.shape != b.shape:
-        raise ValueError(f"reconstruction must have the shape of original {b.shape}, got {a.shape}")
+    a, b = _pair_of_vectors(reconstruction, original)
+    a, b = a / max(np.abs(a).max(), 1e-300), b / max(np.abs(b).max(), 1e-300)  # no overflow of a·b
     denom = float(np.linalg.norm(a) * np.linalg.norm(b))
     return float(a @ b / denom) if denom > 0 else 0.0
 
 
 def relative_error(reconstruction, original) -> float:
     """‖x̂ − x‖₂ / ‖x‖₂ over the flattened arrays (0 = exact)."""
-    a = np.asarray(reconstruction, dtype=np.float64).reshape(-1)
-    b = np.asarray(original, dtype=np.float64).reshape(-1)
-    if a.shape != b.shape:
-        raise ValueError(f"reconstruction must have the shape of original {b.shape}, got {a.shape}")
-    norm = float(np.linalg.norm(b))
-    if norm == 0:
+    a, b = _pair_of_vectors(reconstruction, original)
+    if not np.any(b):
         raise ValueError("original must be nonzero, got the zero vector")
-    return float(np.linalg.norm(a - b) / norm)
+    scale = float(np.abs(b).max())  # both divided by it: no overflow of the squares
+    with np.errstate(over="ignore"):
+        return float(np.linalg.norm(a / scale - b / scale) / np.linalg.norm(b / scale))
 
 
 # ------------------------------------------------------------------------------ the updates
@@ -129,6 +140,10 @@ def dense_layer(model, layer=None) -> keras.layers.Dense:
     """The attacked layer: ``layer`` (a name or an index into ``model.layers``) or, by default,
     the first layer. It must be a Dense layer with a bias; the attack recovers *its* input
     (for the first layer, the example x itself)."""
+    if layer is not None and not isinstance(layer, str):
+        layer = check_non_negative_int("layer", layer)
+        if layer >= len(model.layers):
+            raise ValueError(f"layer must be an index < {len(model.layers)} (model.layers) or a name, got {layer}")
     found = model.layers[0] if layer is None else (
         model.get_layer(layer) if isinstance(layer, str) else model.layers[layer])
     if not isinstance(found, keras.layers.Dense) or not found.use_bias:
@@ -144,8 +159,10 @@ def _positions(model, layer):
 
 
 def _check_batch(model, x, y):
-    x = np.asarray(x, dtype=np.float32)
-    y = np.asarray(y, dtype=np.int32).reshape(-1)
+    from fldp_teach.dpsgd import check_lot
+
+    xt, yt = check_lot(model, x, y, allow_empty=False)
+    x, y = xt.numpy(), yt.numpy()
     if x.ndim < 2 or len(x) != len(y) or len(y) == 0:
         raise ValueError(f"x must be a non-empty batch (B, ...) with one label per example, "
                          f"got x {x.shape} and y {y.shape}")
@@ -236,8 +253,12 @@ def inversion_vs_noise(model, x, y, *, clip_norm, noise_multipliers, trials=1, s
     once (it does not depend on z); each z adds z·C·N with the trial's fixed N."""
     clip_norm = check_positive("clip_norm", clip_norm)
     trials = check_positive_int("trials", trials)
-    zs = np.array([check_non_negative("noise_multipliers", z) for z in np.atleast_1d(noise_multipliers)])
-    original = np.asarray(x, dtype=np.float64)[0].reshape(-1)
+    if trials > 10**4:
+        raise ValueError(f"trials must be <= 10**4 (one reconstruction each is kept), got {trials}")
+    zs = check_numbers("noise_multipliers", noise_multipliers, ndim=(0, 1), allow_empty=False,
+                       non_negative=True).astype(np.float64).reshape(-1)
+    xt, yt = _check_batch(model, x, y)
+    original = xt.numpy().astype(np.float64)[0].reshape(-1)
     raw = invert_dense_gradient(*raw_dense_gradient(model, x, y, layer=layer))
     xt, yt = _check_batch(model, x, y)
     positions = _positions(model, dense_layer(model, layer))

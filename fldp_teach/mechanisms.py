@@ -36,7 +36,15 @@ import math
 import numpy as np
 from scipy import special
 
-from fldp_teach._validation import check_non_negative, check_non_negative_int, check_open_unit, check_positive
+from fldp_teach._validation import (
+    check_finite,
+    check_non_negative,
+    check_non_negative_int,
+    check_numbers,
+    check_open_unit,
+    check_positive,
+    check_seed,
+)
 
 __all__ = [
     "laplace_scale",
@@ -81,8 +89,33 @@ def _tf_seed(tf, seed):
     return tf.constant([seed, 0], dtype=tf.int64)
 
 
+def _check_value(value, name="value"):
+    """Every array/tensor in ``value`` (one, or a list of them) holds finite real numbers."""
+    items = value if isinstance(value, (list, tuple)) and not all(
+        isinstance(v, (int, float, np.number)) for v in value) else [value]
+    for i, v in enumerate(items):
+        label = name if len(items) == 1 else f"{name}[{i}]"
+        if not _is_tf(v) or hasattr(v, "numpy"):
+            try:
+                check_numbers(label, v)
+            except TypeError:
+                if not (np.asarray(v).dtype.kind == "b"):  # booleans are numbers to noise
+                    raise
+
+
+def _check_rng_seed(seed):
+    """``seed``: None, an int >= 0, or (numpy path) a Generator / (TF path) a Generator or tensor."""
+    if seed is None or isinstance(seed, np.random.Generator) or _is_tf(seed):
+        return seed
+    if type(seed).__name__ == "Generator":  # tf.random.Generator
+        return seed
+    return check_seed("seed", seed)
+
+
 def _add_noise(value, sample_numpy, sample_tf, seed):
     """value + noise for an array, a tensor, or a list of them (one independent draw each)."""
+    _check_value(value)
+    seed = _check_rng_seed(seed)
     items = value if isinstance(value, (list, tuple)) else [value]
     if any(_is_tf(v) for v in items):
         import tensorflow as tf
@@ -140,14 +173,23 @@ def laplace_mechanism(value, *, epsilon, l1_sensitivity, seed=None):
     return add_laplace_noise(value, scale=laplace_scale(epsilon=epsilon, l1_sensitivity=l1_sensitivity), seed=seed)
 
 
+def _loss_point(output):
+    """``output`` as a float or an array of floats, all finite (named in the error)."""
+    if isinstance(output, (bool, np.bool_)):
+        raise TypeError(f"output must be a real number or an array of them, got {output!r}")
+    y = check_numbers("output", output)
+    return np.float64(y) if y.ndim == 0 else y.astype(float)
+
+
 def laplace_privacy_loss(output, *, value_a, value_b, scale):
     """Privacy loss ln[p_a(y)/p_b(y)] = (|y − b| − |y − a|)/scale of Lap outputs centred at a and b.
 
     Bounded by |a − b|/scale = ε when |a − b| ≤ Δ₁ (the proof of Dwork & Roth, Thm 3.6).
     """
     scale = check_positive("scale", scale)
-    y = np.asarray(output, dtype=float)
-    return (np.abs(y - value_b) - np.abs(y - value_a)) / scale
+    y = _loss_point(output)
+    a, b = check_finite("value_a", value_a), check_finite("value_b", value_b)
+    return (np.abs(y - b) - np.abs(y - a)) / scale
 
 
 # ----------------------------------------------------------------------------- Gaussian
@@ -179,8 +221,10 @@ def _log_analytic_delta(s: float, epsilon: float) -> float:
     a = 1.0 / (2.0 * s) - epsilon * s
     b = -1.0 / (2.0 * s) - epsilon * s
     log_pa = special.log_ndtr(a)
+    if not np.isfinite(log_pa):  # Φ(a) = 0: an astronomically large σ or ε, δ = 0
+        return -math.inf
     log_ratio = epsilon + special.log_ndtr(b) - log_pa  # < 0: the hockey-stick divergence is > 0
-    if log_ratio >= 0:
+    if not log_ratio < 0:
         return -math.inf
     return float(log_pa + np.log1p(-np.exp(log_ratio)))
 
@@ -269,8 +313,11 @@ def gaussian_privacy_loss(output, *, value_a, value_b, stddev):
     (the privacy loss random variable: Dwork & Roth 2014, proof of Thm A.1; Balle & Wang 2018).
     """
     stddev = check_positive("stddev", stddev)
-    y = np.asarray(output, dtype=float)
-    return ((y - value_b) ** 2 - (y - value_a) ** 2) / (2.0 * stddev**2)
+    y = _loss_point(output)
+    a, b = check_finite("value_a", value_a), check_finite("value_b", value_b)
+    # (y − b)² − (y − a)² = (a − b)(2y − a − b): no inf − inf for a huge y
+    with np.errstate(over="ignore"):
+        return (a - b) * (2 * y - a - b) / (2.0 * stddev * stddev)
 
 
 # ----------------------------------------------------------------------------- randomized response
@@ -290,12 +337,13 @@ def randomized_response(bits, *, epsilon, seed=None):
     Warner (1965); Dwork & Roth (2014), §3.2. Returns an int array of 0/1 of the same shape.
     """
     p = randomized_response_truth_probability(epsilon=epsilon)
+    if bits is None or isinstance(bits, (str, bytes)):
+        raise TypeError(f"bits must be an array of 0/1, got {bits!r}")
     bits = np.asarray(bits)
-    if not np.all((bits == 0) | (bits == 1)):
+    if bits.dtype.kind not in "biuf" or not np.all((bits == 0) | (bits == 1)):
         raise ValueError(f"bits must be 0/1, got values {np.unique(bits)[:5]!r}")
     bits = bits.astype(np.int64)  # also accepts booleans
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(
-        None if seed is None else check_non_negative_int("seed", seed))
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_seed("seed", seed))
     truthful = rng.random(bits.shape) < p
     return np.where(truthful, bits, 1 - bits).astype(np.int64)
 
@@ -306,9 +354,14 @@ def randomized_response_estimate(responses, *, epsilon) -> float:
     Because E[ȳ] = p·π + (1 − p)(1 − π) for true proportion π. May fall outside [0, 1].
     """
     p = randomized_response_truth_probability(epsilon=epsilon)
-    responses = np.asarray(responses, dtype=float)
+    if responses is None or isinstance(responses, (str, bytes)):
+        raise TypeError(f"responses must be an array of 0/1 answers, got {responses!r}")
+    responses = np.asarray(responses)
     if responses.size == 0:
         raise ValueError("responses must be non-empty, got size 0")
+    if responses.dtype.kind not in "biuf" or not np.all((responses == 0) | (responses == 1)):
+        raise ValueError(f"responses must be 0/1 answers, got values {np.unique(responses)[:5]!r}")
+    responses = responses.astype(float)
     return float((responses.mean() - (1.0 - p)) / (2.0 * p - 1.0))
 
 
@@ -343,6 +396,7 @@ def multiplicative_noise(value, *, stddev, seed=None):
     Kept (and taught) so the notebook on §3.1 can demonstrate the leak.
     """
     stddev = check_non_negative("stddev", stddev)
+    _check_value(value)
     items = value if isinstance(value, (list, tuple)) else [value]
     if any(_is_tf(v) for v in items):
         import tensorflow as tf
@@ -367,13 +421,15 @@ def multiplicative_privacy_loss(output, *, value_a, value_b, stddev):
     is +inf at y = 0 (only a could have produced it) and −inf elsewhere (only b could).
     """
     stddev = check_positive("stddev", stddev)
-    y = np.asarray(output, dtype=float)
-    a, b = float(value_a), float(value_b)
+    y = _loss_point(output)
+    a, b = check_finite("value_a", value_a), check_finite("value_b", value_b)
     if a == 0.0 and b == 0.0:
         return np.zeros_like(y)
     if a == 0.0:
         return np.where(y == 0.0, np.inf, -np.inf)
     if b == 0.0:
         return np.where(y == 0.0, -np.inf, np.inf)
-    return (np.log(abs(b / a)) - (y - a) ** 2 / (2 * a**2 * stddev**2)
-            + (y - b) ** 2 / (2 * b**2 * stddev**2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        # ((y − b)/b)² − ((y − a)/a)² = (y/b − 1)² − (y/a − 1)²: no overflow of a² or σ² first
+        loss = np.log(abs(b) / abs(a)) + ((y / b - 1) ** 2 - (y / a - 1) ** 2) / (2 * stddev * stddev)
+    return np.where(np.isnan(loss), 0.0, loss) if np.ndim(loss) else float(np.nan_to_num(loss, nan=0.0, posinf=np.inf, neginf=-np.inf))

@@ -47,6 +47,7 @@ import numpy as np
 
 from fldp_teach._validation import (
     check_non_negative,
+    check_numbers,
     check_open_unit,
     check_positive_int,
     check_unit_interval,
@@ -85,7 +86,7 @@ class AttackResult:
 
 
 def _losses(name, values) -> np.ndarray:
-    a = np.asarray(values, dtype=np.float64).reshape(-1)
+    a = check_numbers(name, values).astype(np.float64).reshape(-1)
     if a.size == 0:
         raise ValueError(f"{name} must be a non-empty array of losses, got size 0")
     if not np.all(np.isfinite(a)):
@@ -153,7 +154,9 @@ def dp_max_tpr(fpr, *, epsilon, delta=0.0):
     Privacy", JRSS-B). At low FPR it is
     e^ε·FPR + δ: the TPR-at-low-FPR view of Carlini et al. (2022). Scalar in, float out."""
     epsilon, delta = _check_epsilon_delta(epsilon, delta)
-    alpha = np.asarray(fpr, dtype=np.float64)
+    if isinstance(fpr, (bool, np.bool_)):
+        raise TypeError(f"fpr must be a number in [0, 1], got {fpr!r}")
+    alpha = check_numbers("fpr", fpr, finite=False).astype(np.float64)
     if np.any(np.isnan(alpha)) or np.any((alpha < 0) | (alpha > 1)):
         raise ValueError(f"fpr must be in [0, 1], got {fpr!r}")
     with np.errstate(over="ignore", invalid="ignore"):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fldp_teach._validation import check_finite, check_open_unit, check_positive_int
+from fldp_teach._validation import check_open_unit, check_positive, check_positive_int, check_seed
 from fldp_teach.membership import AttackResult, loss_threshold_attack
 
 __all__ = ["MembershipTrial", "membership_split", "per_example_losses", "membership_experiment"]
@@ -44,11 +44,13 @@ def membership_split(x, y, *, num_members, seed):
     (the training set of the target model), the second half the non-members (same
     distribution, never trained on). Returns ``(x_members, y_members, x_nonmembers,
     y_nonmembers)``."""
+    from fldp_teach.datasets import validate_xy
+
     n = check_positive_int("num_members", num_members)
-    x, y = np.asarray(x), np.asarray(y)
+    x, y = validate_xy(x, y)
     if 2 * n > len(y):
         raise ValueError(f"num_members must be <= half the examples ({len(y) // 2}), got {n}")
-    order = np.random.default_rng(seed).permutation(len(y))
+    order = np.random.default_rng(check_seed("seed", seed)).permutation(len(y))
     members, nonmembers = order[:n], order[n:2 * n]
     return x[members], y[members], x[nonmembers], y[nonmembers]
 
@@ -56,10 +58,10 @@ def membership_split(x, y, *, num_members, seed):
 def per_example_losses(model, x, y) -> np.ndarray:
     """ℓ(θ, x_i) = −log softmax(f(x_i))[y_i] for every example: what the attacker computes
     (it needs the model's outputs on x and the true label; ``fldp_teach.dpsgd.per_example_loss``)."""
-    from fldp_teach.dpsgd import per_example_loss
+    from fldp_teach.dpsgd import check_lot, per_example_loss
 
-    return np.asarray(per_example_loss(y, model(np.asarray(x, dtype=np.float32), training=False)),
-                      dtype=np.float64)
+    x, y = check_lot(model, x, y)
+    return np.asarray(per_example_loss(y, model(x, training=False)), dtype=np.float64)
 
 
 def _accuracy(model, x, y) -> float:
@@ -85,10 +87,26 @@ def membership_experiment(x_members, y_members, x_nonmembers, y_nonmembers, *,
     from fldp_teach.models import mlp
     from fldp_teach.training import train_dp_sgd, train_sgd
 
+    from fldp_teach.datasets import validate_xy
+
     check_open_unit("delta", delta)
-    x_m = np.asarray(x_members, dtype=np.float32)
-    y_m = np.asarray(y_members, dtype=np.int32)
-    num_classes = int(max(np.max(y_m), np.max(y_nonmembers))) + 1
+    seed, noise_seed = check_seed("seed", seed), check_seed("noise_seed", noise_seed)
+    x_m, y_m = validate_xy(x_members, y_members, x_name="x_members", y_name="y_members")
+    x_n, y_n = validate_xy(x_nonmembers, y_nonmembers, x_name="x_nonmembers", y_name="y_nonmembers")
+    if x_m.shape[1:] != x_n.shape[1:]:
+        raise ValueError(f"x_nonmembers must have the feature shape of x_members {x_m.shape[1:]}, got {x_n.shape[1:]}")
+    x_m = x_m.astype(np.float32)
+    x_nonmembers, y_nonmembers = x_n.astype(np.float32), y_n
+    if target_epsilons is None or isinstance(target_epsilons, (str, bytes)) or not hasattr(target_epsilons, "__iter__"):
+        raise TypeError(f"target_epsilons must be a sequence of None (no DP) and epsilons, got {target_epsilons!r}")
+    target_epsilons = [None if t is None else check_positive(f"target_epsilons[{i}]", t)
+                       for i, t in enumerate(target_epsilons)]
+    if not target_epsilons:
+        raise ValueError("target_epsilons must name at least one model (None or an epsilon), got none")
+    num_classes = int(max(np.max(y_m), np.max(y_n))) + 1
+    if num_classes > 2**16:
+        raise ValueError(f"y_members and y_nonmembers must be class labels < 2**16 (one logit each), "
+                         f"got {num_classes - 1}")
     trials = []
     for target in target_epsilons:
         model = mlp(x_m.shape[1], num_classes=max(num_classes, 2), hidden_units=hidden_units,
@@ -99,9 +117,13 @@ def membership_experiment(x_members, y_members, x_nonmembers, y_nonmembers, *,
             train_sgd(model, x_m, y_m, **common)
             epsilon, z, label = math.inf, 0.0, "no DP"
         else:
-            target = check_finite("target_epsilons", target)
-            history = train_dp_sgd(model, x_m, y_m, clip_norm=clip_norm, delta=delta,
-                                   target_epsilon=target, noise_seed=noise_seed, **common)
+            try:
+                history = train_dp_sgd(model, x_m, y_m, clip_norm=clip_norm, delta=delta,
+                                       target_epsilon=target, noise_seed=noise_seed, **common)
+            except ValueError as err:
+                if "target_epsilon" not in str(err):
+                    raise
+                raise ValueError(f"target_epsilons: {err}") from None
             epsilon, z = history.epsilon[-1], history.noise_multiplier
             label = f"DP-SGD, ε = {epsilon:.2g}"
         lm = per_example_losses(model, x_m, y_m)

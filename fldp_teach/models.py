@@ -37,7 +37,7 @@ from typing import Sequence
 import numpy as np
 import keras
 
-from fldp_teach._validation import check_positive, check_positive_int
+from fldp_teach._validation import check_numbers, check_positive, check_positive_int
 
 __all__ = [
     "logistic_regression",
@@ -83,8 +83,16 @@ def _check_seed(seed) -> int | None:
     return int(seed)
 
 
+def _size(name: str, value) -> int:
+    """A layer size: an integer in [1, 2**31 − 1] (Keras keeps shapes as int32)."""
+    value = check_positive_int(name, value)
+    if value >= 2**31:
+        raise ValueError(f"{name} must be < 2**31 (a Keras dimension), got {value}")
+    return value
+
+
 def _check_num_classes(num_classes) -> int:
-    num_classes = check_positive_int("num_classes", num_classes)
+    num_classes = _size("num_classes", num_classes)
     if num_classes < 2:
         raise ValueError(
             f"num_classes must be >= 2 (binary tasks use 2 logits), got {num_classes!r}"
@@ -94,12 +102,12 @@ def _check_num_classes(num_classes) -> int:
 
 def _check_shape(name: str, shape, rank: int) -> tuple[int, ...]:
     try:
-        shape = tuple(int(s) for s in shape)
-    except TypeError:
-        raise ValueError(f"{name} must be a tuple of {rank} positive ints, got {shape!r}") from None
-    if len(shape) != rank or any(s < 1 for s in shape):
+        dims = check_numbers(name, shape, ndim=1, integer=True)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be a tuple of {rank} positive ints, got {shape!r} ({err})") from None
+    if len(dims) != rank or any(s < 1 for s in dims):
         raise ValueError(f"{name} must be a tuple of {rank} positive ints, got {shape!r}")
-    return shape
+    return tuple(_size(name, s) for s in dims.tolist())
 
 
 # ---------------------------------------------------------------------------- models
@@ -112,7 +120,7 @@ def logistic_regression(input_dim: int, *, num_classes: int = 2, seed: int | Non
     regression: ``P(y=1|x) = softmax(xW+b)_1 = sigmoid(x(w_1-w_0) + b_1-b_0)``.
     Parameters: ``(input_dim + 1) · num_classes``.
     """
-    input_dim = check_positive_int("input_dim", input_dim)
+    input_dim = _size("input_dim", input_dim)
     num_classes = _check_num_classes(num_classes)
     seed = _check_seed(seed)
     return keras.Sequential(
@@ -137,10 +145,12 @@ def mlp(
 
     Parameters: ``Σ_l (fan_in_l + 1) · fan_out_l`` over the layers.
     """
-    input_dim = check_positive_int("input_dim", input_dim)
+    input_dim = _size("input_dim", input_dim)
     num_classes = _check_num_classes(num_classes)
     seed = _check_seed(seed)
-    hidden_units = tuple(check_positive_int("hidden_units", h) for h in hidden_units)
+    if hidden_units is None or isinstance(hidden_units, (str, bytes)) or not hasattr(hidden_units, "__iter__"):
+        raise ValueError(f"hidden_units must be a sequence of layer sizes, got {hidden_units!r}")
+    hidden_units = tuple(_size("hidden_units", h) for h in hidden_units)
     layers: list = [keras.Input(shape=(input_dim,))]
     for i, units in enumerate(hidden_units):
         layers.append(
@@ -245,7 +255,7 @@ def rnn_classifier(
     """
     input_shape = _check_shape("input_shape", input_shape, 2)
     num_classes = _check_num_classes(num_classes)
-    units = check_positive_int("units", units)
+    units = _size("units", units)
     seed = _check_seed(seed)
     cells = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
     if cell not in cells:

@@ -26,7 +26,7 @@ import dataclasses
 
 import numpy as np
 
-from fldp_teach._validation import check_positive, check_positive_int
+from fldp_teach._validation import check_non_negative_int, check_positive, check_positive_int, check_seed
 from fldp_teach.datasets import ClientData, validate_xy
 
 __all__ = [
@@ -90,6 +90,7 @@ class Partition:
 def partition_summary(partition: Partition, *, max_rows: int = 20) -> str:
     """A plain-text table: one row per client with n_k, the label counts and the label
     entropy; at most ``max_rows`` rows (the rest are summarized in one line)."""
+    max_rows = check_non_negative_int("max_rows", max_rows)
     counts, sizes, entropy = partition.label_counts, partition.sizes, partition.label_entropy
     header = f"{'client':>6} {'n_k':>6}  " + " ".join(f"{c:>5}" for c in range(partition.num_classes))
     lines = [f"{partition.method}: {partition.num_clients} clients, {sizes.sum()} examples",
@@ -105,6 +106,10 @@ def partition_summary(partition: Partition, *, max_rows: int = 20) -> str:
 
 
 # ---------------------------------------------------------------------------- shared plumbing
+#: Largest label a partition infers its number of classes from (label counts are kept per class).
+_MAX_INFERRED_CLASSES = 2**20
+
+
 def _prepare(x, y, num_clients, num_classes):
     x, y = validate_xy(x, y, num_classes=num_classes)
     num_clients = check_positive_int("num_clients", num_clients)
@@ -113,6 +118,9 @@ def _prepare(x, y, num_clients, num_classes):
             f"num_clients must be <= the number of examples ({len(y)}), got {num_clients}"
         )
     if num_classes is None:
+        if int(y.max()) >= _MAX_INFERRED_CLASSES:
+            raise ValueError(f"y labels must be < {_MAX_INFERRED_CLASSES} when num_classes is not given "
+                             f"(one count per class is kept), got {int(y.max())}")
         num_classes = int(y.max()) + 1
     return x, y, num_clients, num_classes
 
@@ -136,6 +144,7 @@ def partition_iid(x, y, *, num_clients: int, seed: int | None = None,
     """Shuffle, then deal the examples into ``num_clients`` parts whose sizes differ by at
     most one (McMahan et al. 2017, §3: "the data is shuffled, and then partitioned into 100
     clients each receiving 600 examples")."""
+    seed = check_seed("seed", seed)
     x, y, num_clients, num_classes = _prepare(x, y, num_clients, num_classes)
     order = np.random.default_rng(seed).permutation(len(y))
     return _build(x, y, np.array_split(order, num_clients), num_classes, "iid")
@@ -162,6 +171,7 @@ def partition_dirichlet(x, y, *, num_clients: int, alpha: float, seed: int | Non
     ``ValueError`` asks for a larger α or a smaller ``min_size``. Rejection conditions the
     draw on that event, which matters only when α is tiny.
     """
+    seed = check_seed("seed", seed)
     x, y, num_clients, num_classes = _prepare(x, y, num_clients, num_classes)
     alpha = check_positive("alpha", alpha)
     min_size = check_positive_int("min_size", min_size)
@@ -197,6 +207,7 @@ def partition_shards(x, y, *, num_clients: int, shards_per_client: int = 2,
     ``shards_per_client`` labels when every class size is a multiple of the shard size, and
     at most ``2 · shards_per_client`` in general.
     """
+    seed = check_seed("seed", seed)
     x, y, num_clients, num_classes = _prepare(x, y, num_clients, num_classes)
     shards_per_client = check_positive_int("shards_per_client", shards_per_client)
     num_shards = num_clients * shards_per_client
@@ -223,6 +234,7 @@ def partition_quantity(x, y, *, num_clients: int, alpha: float, seed: int | None
     the shares q (cut points ⌊(n − K·min_size)·cumsum(q)⌋), so no client is empty by
     construction, without rejection.
     """
+    seed = check_seed("seed", seed)
     x, y, num_clients, num_classes = _prepare(x, y, num_clients, num_classes)
     alpha = check_positive("alpha", alpha)
     min_size = check_positive_int("min_size", min_size)
@@ -253,8 +265,12 @@ def partition_by_feature(x, y, *, feature, num_clients: int | None = None,
 
     ``seed`` breaks ties (hence the assignment of equal values) at random.
     """
+    seed = check_seed("seed", seed)
     x, y = validate_xy(x, y, num_classes=num_classes)
     if num_classes is None:
+        if int(y.max()) >= _MAX_INFERRED_CLASSES:
+            raise ValueError(f"y labels must be < {_MAX_INFERRED_CLASSES} when num_classes is not given "
+                             f"(one count per class is kept), got {int(y.max())}")
         num_classes = int(y.max()) + 1
     if isinstance(feature, (int, np.integer)) and not isinstance(feature, bool):
         if x.ndim != 2 or not 0 <= feature < x.shape[1]:

@@ -38,7 +38,7 @@ import math
 import numpy as np
 from scipy import optimize, special
 
-from fldp_teach._validation import check_positive, check_positive_int
+from fldp_teach._validation import check_numbers, check_positive, check_positive_int, check_seed
 
 __all__ = [
     "LOGISTIC_SMOOTHNESS",
@@ -73,7 +73,7 @@ class PerturbedModel:
 def check_unit_ball(x, *, name: str = "x") -> np.ndarray:
     """``x`` as a finite float64 matrix [n, d] whose rows all have ‖x_i‖₂ ≤ 1 (the theorems'
     assumption; 1e-9 slack for rounding). Raises ValueError naming the first bad row."""
-    a = np.asarray(x, dtype=float)
+    a = check_numbers(name, x).astype(float)
     if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
         raise ValueError(f"{name} must be a non-empty matrix [num_examples, dim], got shape {a.shape}")
     if not np.all(np.isfinite(a)):
@@ -97,6 +97,22 @@ def _signed_labels(y, num_examples: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- the objective
+def _features(x, *, allow_empty=False) -> np.ndarray:
+    a = check_numbers("x", x, ndim=2, allow_empty=allow_empty).astype(float)
+    if not allow_empty and a.shape[1] == 0:
+        raise ValueError(f"x must have at least one feature, got shape {a.shape}")
+    return a
+
+
+def _weights_and_x(weights, x, *, allow_empty=False):
+    """θ (finite vector) and x (finite matrix [n, d]) with len(θ) = d, named in the error."""
+    theta = check_numbers("weights", weights, ndim=1, allow_empty=False).astype(float)
+    a = _features(x, allow_empty=allow_empty)
+    if a.shape[1] != theta.shape[0]:
+        raise ValueError(f"weights must have one entry per feature of x ({a.shape[1]}), got {theta.shape[0]}")
+    return theta, a
+
+
 def regularized_logistic_loss(weights, x, y, *, regularization, linear_term=None,
                               extra_regularization=0.0) -> tuple[float, np.ndarray]:
     """(value, gradient) of J(θ) + (1/n) bᵀθ + (Δ/2)‖θ‖² with J as in the module docstring:
@@ -106,8 +122,7 @@ def regularized_logistic_loss(weights, x, y, *, regularization, linear_term=None
 
     ``linear_term`` b (default 0) and ``extra_regularization`` Δ (default 0) are the two
     additions of objective perturbation. log(1 + e^{−z}) is evaluated as logaddexp(0, −z)."""
-    theta = np.asarray(weights, dtype=float)
-    a = np.asarray(x, dtype=float)
+    theta, a = _weights_and_x(weights, x)
     s = _signed_labels(y, a.shape[0])
     lam = check_positive("regularization", regularization)
     n = a.shape[0]
@@ -128,7 +143,7 @@ def fit_regularized_logistic(x, y, *, regularization, linear_term=None, extra_re
     The objective is (λ + Δ)-strongly convex, so the minimizer is unique and L-BFGS finds it;
     ``gtol`` bounds the final gradient (‖θ − θ*‖ ≤ ‖∇‖/(λ + Δ)). Raises RuntimeError if
     scipy reports failure."""
-    a = np.asarray(x, dtype=float)
+    a = _features(x)
     lam = check_positive("regularization", regularization)
     result = optimize.minimize(
         lambda t: regularized_logistic_loss(t, a, y, regularization=lam, linear_term=linear_term,
@@ -143,7 +158,8 @@ def fit_regularized_logistic(x, y, *, regularization, linear_term=None, extra_re
 
 def predict_logistic(weights, x) -> np.ndarray:
     """0/1 predictions: 1 where θᵀx > 0 (P(y = 1 | x) = σ(θᵀx) > ½)."""
-    return (np.asarray(x, dtype=float) @ np.asarray(weights, dtype=float) > 0).astype(np.int32)
+    theta, a = _weights_and_x(weights, x, allow_empty=True)
+    return (a @ theta > 0).astype(np.int32)
 
 
 # ------------------------------------------------------------------------------ the noise
@@ -152,7 +168,10 @@ def output_perturbation_sensitivity(*, num_examples, regularization) -> float:
     1-strongly convex regularizer, |ℓ'| ≤ 1 and ‖x_i‖ ≤ 1 (Chaudhuri et al. 2011, Corollary 8)."""
     n = check_positive_int("num_examples", num_examples)
     lam = check_positive("regularization", regularization)
-    return 2.0 / (n * lam)
+    sensitivity = 2.0 / (n * lam)
+    if not sensitivity > 0:  # n·λ overflowed: no noise scale can be derived from it
+        raise ValueError(f"regularization * num_examples must stay below 1e308, got {lam!r} * {n}")
+    return sensitivity
 
 
 def sample_l2_laplace(*, dim, beta, seed=None) -> np.ndarray:
@@ -163,7 +182,7 @@ def sample_l2_laplace(*, dim, beta, seed=None) -> np.ndarray:
     Gaussian vector). ``seed``: int, None or a numpy Generator."""
     d = check_positive_int("dim", dim)
     beta = check_positive("beta", beta)
-    rng = np.random.default_rng(seed)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_seed("seed", seed))
     direction = rng.standard_normal(d)
     while not np.any(direction):  # probability 0, but never divide by zero
         direction = rng.standard_normal(d)
@@ -193,6 +212,7 @@ def output_perturbation(x, y, *, epsilon, regularization, seed=None) -> Perturbe
     """Algorithm 1 (Chaudhuri et al. 2011): θ_priv = argmin J + b, ν(b) ∝ exp(−β‖b‖),
     β = nλε/2 = ε / (2/(nλ)). ε-DP (replace-one) by Theorem 6 with the sensitivity 2/(nλ) of
     Corollary 8. Rows of ``x`` must have norm ≤ 1, ``y`` 0/1 labels."""
+    seed = seed if isinstance(seed, np.random.Generator) else check_seed("seed", seed)
     a = check_unit_ball(x)
     eps = check_positive("epsilon", epsilon)
     sensitivity = output_perturbation_sensitivity(num_examples=a.shape[0],
@@ -207,6 +227,7 @@ def objective_perturbation(x, y, *, epsilon, regularization, seed=None) -> Pertu
     """Algorithm 2 (Chaudhuri et al. 2011): θ_priv = argmin J + (1/n)bᵀθ + (Δ/2)‖θ‖², with
     (ε', Δ, β) from :func:`objective_perturbation_parameters` (c = 1/4 for the logistic loss).
     ε-DP (replace-one) by Theorem 9. Rows of ``x`` must have norm ≤ 1, ``y`` 0/1 labels."""
+    seed = seed if isinstance(seed, np.random.Generator) else check_seed("seed", seed)
     a = check_unit_ball(x)
     _, extra, beta = objective_perturbation_parameters(
         epsilon=epsilon, num_examples=a.shape[0], regularization=regularization)

@@ -31,7 +31,7 @@ import secrets
 
 import numpy as np
 
-from fldp_teach._validation import check_non_negative_int
+from fldp_teach._validation import check_non_negative_int, check_seed
 
 __all__ = [
     "ROOT_BITS",
@@ -65,12 +65,14 @@ def derive(root: int, *path: int) -> int:
 
 def is_reproducible(noise_seed) -> bool:
     """True when the privacy coins were fixed by the caller (``noise_seed`` not None)."""
+    noise_seed = check_seed("noise_seed", noise_seed)
     return noise_seed is not None
 
 
 def noise_seed_notice(noise_seed) -> str | None:
     """The one-line warning printed by the CLI, the demo and the notebooks when a run's DP noise
     (and private sampling) was seeded; None for a private run."""
+    noise_seed = check_seed("noise_seed", noise_seed)
     if noise_seed is None:
         return None
     return (f"note: noise_seed={noise_seed} fixes the DP noise and sampling for teaching; "
@@ -81,6 +83,7 @@ def tf_generator(seed_int: int):
     """A ``tf.random.Generator`` (Philox) whose 192-bit state comes from ``seed_int`` (e.g.
     ``derive(root, ...)``) hashed by ``SeedSequence``: all 128 bits of a derived seed enter the
     state, so neighbouring seeds give unrelated streams."""
+    seed_int = check_non_negative_int("seed_int", seed_int)
     import tensorflow as tf
 
     words = np.random.SeedSequence(int(seed_int)).generate_state(3, dtype=np.uint64)

@@ -59,7 +59,12 @@ DEFAULT_ORDERS.setflags(write=False)
 def check_orders(orders, *, allow_one: bool = False) -> np.ndarray:
     """Return ``orders`` as a 1-D float array; raise ``ValueError`` unless it is non-empty and
     every order is > 1 (≥ 1 with ``allow_one``), not NaN (+inf is allowed)."""
-    a = np.atleast_1d(np.asarray(orders, dtype=float))
+    if orders is None or isinstance(orders, (str, bytes)):
+        raise ValueError(f"orders must be a non-empty 1-D sequence of numbers, got {orders!r}")
+    try:
+        a = np.atleast_1d(np.asarray(orders, dtype=float))
+    except (TypeError, ValueError):
+        raise ValueError(f"orders must be a non-empty 1-D sequence of numbers, got {orders!r}") from None
     if a.ndim != 1 or a.size == 0:
         raise ValueError(f"orders must be a non-empty 1-D sequence, got {orders!r}")
     bad = np.isnan(a) | (a < 1 if allow_one else a <= 1)
@@ -80,7 +85,7 @@ def rdp_gaussian(*, noise_multiplier, orders) -> np.ndarray:
     if z == 0:
         return np.full_like(a, np.inf)
     with np.errstate(over="ignore"):
-        return a / (2 * z**2)
+        return a / (2 * z * z)  # z * z: inf (RDP 0) for an astronomically large z, not OverflowError
 
 
 def rdp_laplace(*, scale, l1_sensitivity, orders) -> np.ndarray:
@@ -251,6 +256,17 @@ def _log_a_minus_one_fractional(q: float, sigma: float, orders: np.ndarray) -> n
     return out
 
 
+#: Above this noise multiplier the subsampled curves are replaced by the unsampled Gaussian's
+#: α/(2z²) (a valid upper bound, below 1e-13 for every default order).
+_Z_EXACT_MAX = 1e8
+#: Orders above this get ρ = ∞ from the subsampled curves (ρ is non-decreasing in α, so ∞ is a
+#: valid bound there; the exact sums over that many terms are out of reach).
+_MAX_EXACT_ORDER = 1e6
+#: Below this noise multiplier fractional orders of the sampled Gaussian use the chord bound
+#: between integer orders instead of the quadrature (whose grid grows like 1/z²).
+_Z_CHORD = 0.02
+
+
 def rdp_sampled_gaussian(*, sampling_rate, noise_multiplier, orders) -> np.ndarray:
     """RDP of the Poisson-subsampled Gaussian mechanism (DP-SGD's step), exact at every order:
 
@@ -268,19 +284,37 @@ def rdp_sampled_gaussian(*, sampling_rate, noise_multiplier, orders) -> np.ndarr
         return np.zeros_like(a)
     if z == 0:
         return np.full_like(a, np.inf)
-    if q == 1:
+    if q == 1 or z > _Z_EXACT_MAX:
+        # beyond _Z_EXACT_MAX the unsampled Gaussian's α/(2z²) (an upper bound: sampling only
+        # helps) is below 1e-13, and the exact sums would overflow
         return rdp_gaussian(noise_multiplier=z, orders=a)
     out = np.full_like(a, np.inf)
-    finite = np.isfinite(a)
+    finite = np.isfinite(a) & (a <= _MAX_EXACT_ORDER)  # larger orders: ∞, a valid bound (ρ grows with α)
     integer = finite & (a == np.floor(a))
     fractional = finite & ~integer
     log_a_minus_one = np.empty_like(a)
     if integer.any():
         log_a_minus_one[integer] = _log_a_minus_one_integer(q, z, a[integer])
-    if fractional.any():
+    if fractional.any() and z >= _Z_CHORD:
         log_a_minus_one[fractional] = _log_a_minus_one_fractional(q, z, a[fractional])
     # log A = log(1 + (A − 1)) = logaddexp(0, log(A − 1)), accurate for tiny and huge A − 1.
-    out[finite] = np.logaddexp(0.0, log_a_minus_one[finite]) / (a[finite] - 1)
+    exact = finite & ~(fractional & (z < _Z_CHORD))
+    out[exact] = np.logaddexp(0.0, log_a_minus_one[exact]) / (a[exact] - 1)
+    if fractional.any() and z < _Z_CHORD:
+        # tiny noise: the quadrature grid would need ~1/z² points. log A_α = log E[e^{α·log ρ}]
+        # is convex in α, so the chord between the neighbouring integer orders bounds it
+        # (as for sampling without replacement below; log A_1 = 0); ε is in the thousands here
+        fa = a[fractional]
+        lower, upper = np.floor(fa), np.ceil(fa)
+        needed = np.unique(np.concatenate([lower, upper]))
+        needed = needed[needed >= 2]
+        log_a = dict(zip(needed.tolist(),
+                         np.logaddexp(0.0, _log_a_minus_one_integer(q, z, needed)).tolist()))
+        log_a[1.0] = 0.0
+        t = fa - lower
+        chord = np.array([(1 - ti) * log_a[lo] + ti * log_a[hi]
+                          for ti, lo, hi in zip(t, lower.tolist(), upper.tolist())])
+        out[fractional] = chord / (fa - 1)
     return out
 
 
@@ -431,10 +465,10 @@ def rdp_sampled_gaussian_without_replacement(
     if z == 0:
         return np.full_like(a, np.inf)
     sigma = z / 2  # the noise relative to the replace-one sensitivity 2C
-    if sample == population:
+    if sample == population or z > _Z_EXACT_MAX:  # no sampling, or the unsampled upper bound (see above)
         return rdp_gaussian(noise_multiplier=sigma, orders=a)
     q = sample / population
-    finite = np.isfinite(a)
+    finite = np.isfinite(a) & (a <= _MAX_EXACT_ORDER)  # larger orders: ∞, a valid bound (ρ grows with α)
     lower, upper = np.floor(a[finite]), np.ceil(a[finite])
     needed = np.unique(np.concatenate([lower, upper]))
     needed = needed[needed >= 2]
@@ -454,7 +488,12 @@ _CONVERSIONS = ("improved", "classic")
 
 def _check_curve(orders, rdp):
     a = check_orders(orders)
-    r = np.atleast_1d(np.asarray(rdp, dtype=float))
+    if rdp is None or isinstance(rdp, (str, bytes)):
+        raise ValueError(f"rdp must be a sequence of numbers, one per order, got {rdp!r}")
+    try:
+        r = np.atleast_1d(np.asarray(rdp, dtype=float))
+    except (TypeError, ValueError):
+        raise ValueError(f"rdp must be a sequence of numbers, one per order, got {rdp!r}") from None
     if r.shape != a.shape:
         raise ValueError(f"rdp must have one value per order ({a.size}), got shape {r.shape}")
     if np.isnan(r).any() or (r < 0).any():
@@ -509,7 +548,7 @@ def delta_and_order_from_rdp(*, orders, rdp, epsilon, conversion="improved") -> 
     log_delta = np.where(np.isinf(a), np.where(r <= e, -np.inf, 0.0), log_delta)
     log_delta = np.where(np.isnan(log_delta), 0.0, log_delta)
     i = int(np.argmin(log_delta))
-    return min(1.0, math.exp(float(log_delta[i]))), float(a[i])
+    return math.exp(min(0.0, float(log_delta[i]))), float(a[i])
 
 
 def delta_from_rdp(*, orders, rdp, epsilon, conversion="improved") -> float:

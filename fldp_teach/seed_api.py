@@ -34,7 +34,7 @@ from typing import Sequence
 import numpy as np
 import keras
 
-from fldp_teach._validation import check_non_negative, check_positive
+from fldp_teach._validation import check_non_negative, check_non_negative_int, check_numbers, check_positive, check_seed
 from fldp_teach.datasets import ClientData
 from fldp_teach.fedavg import ClientUpdate, aggregate, client_seed, server_update
 
@@ -54,11 +54,24 @@ def preprocess_data(data, *, mean=None, std=None) -> ClientData:
     statistics (or its features mean something different on each device), and statistics
     computed from all devices' raw data would themselves need privacy; passing them in makes
     that choice explicit. ``data`` is ``(x, y)`` or a ClientData."""
+    from fldp_teach.datasets import validate_xy
+
     x, y = (data.x, data.y) if hasattr(data, "x") else data
-    x = np.asarray(x, dtype=np.float32)
+    x, y = validate_xy(x, y)
+    x = x.astype(np.float32)
+    if (mean is None) != (std is None):
+        raise ValueError(f"mean and std must be given together, got mean={mean!r} and std={std!r}")
     if mean is not None:
-        x = ((x - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)).astype(np.float32)
-    return ClientData(x, np.asarray(y, dtype=np.int32))
+        features = x.shape[1:]
+        mu = check_numbers("mean", mean, allow_empty=False).astype(np.float32)
+        sd = check_numbers("std", std, allow_empty=False).astype(np.float32)
+        for name, a in (("mean", mu), ("std", sd)):
+            if a.shape not in ((), features, features[-1:]):
+                raise ValueError(f"{name} must be a scalar or have shape {features} (the features), got {a.shape}")
+        if np.any(sd <= 0):
+            raise ValueError(f"std must be > 0 everywhere, got {sd[sd <= 0].flat[0]}")
+        x = ((x - mu) / sd).astype(np.float32)
+    return ClientData(x, y)
 
 
 class LocalModel(keras.Model):
@@ -139,6 +152,7 @@ def article_noise_epsilon(*, noise: float = 1e-6, clip_norm: float = 1.0, rounds
     astronomically large either way (about 2.1·10¹² and 5.3·10¹¹ for one round): no privacy."""
     from fldp_teach.accounting import Gaussian, RdpAccountant
 
+    rounds = check_non_negative_int("rounds", rounds)
     sensitivity = compute_sensitivity(clip_norm=clip_norm, neighbouring=neighbouring)
     z = check_positive("noise", noise) / sensitivity
     return RdpAccountant().compose(Gaussian(noise_multiplier=z, steps=rounds)).epsilon(delta=delta)
@@ -177,7 +191,11 @@ def local_train_fn(state, local_data, *, model, fl: FederatedLearningParameters,
     the device. ``seed`` orders the local batches; the noise follows ``noise_seed`` (None: fresh
     OS entropy; fixed: teaching only, :mod:`fldp_teach.randomness`)."""
     from fldp_teach.dp_fedavg import local_dp_update
+    from fldp_teach.dpsgd import check_lot
 
+    seed, noise_seed = check_seed("seed", seed), check_seed("noise_seed", noise_seed)
+    client_id = check_non_negative_int("client_id", client_id)
+    check_lot(model, local_data.x, local_data.y, allow_empty=False)
     model.set_weights(state)
     if getattr(model, "compiled_learning_rate", None) != fl.learning_rate:
         model.compile(optimizer=optimizer(learning_rate=fl.learning_rate),
@@ -224,6 +242,8 @@ def train_fn(inputs: Sequence[ClientData], state, *, model, fl, dp, round_index:
     (:func:`fldp_teach.randomness.noise_root`) roots the devices' noise; None: fresh entropy."""
     from fldp_teach.randomness import derive
 
+    round_index = check_non_negative_int("round_index", round_index)
+    noise_root = check_seed("noise_root", noise_root)
     updates = [local_train_fn(state, data, model=model, fl=fl, dp=dp, client_id=k,
                               seed=client_seed(seed, round_index, k),
                               noise_seed=None if noise_root is None else derive(noise_root, round_index, k))
@@ -264,6 +284,7 @@ def federated_learning_and_differential_privacy(local_dataset, federated_learnin
     integer: reproducible, for teaching only)."""
     from fldp_teach.dp_fedavg import local_epsilon
 
+    seed, noise_seed = check_seed("seed", seed), check_seed("noise_seed", noise_seed)
     fl = _record(FederatedLearningParameters, federated_learning_parameters)
     dp = _record(DifferentialPrivacyParameters, differential_privacy_parameters)
     devices = [preprocess_data(d) for d in local_dataset]

@@ -44,8 +44,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from fldp_teach._validation import (
-    check_delta_for_size, check_non_negative, check_open_unit, check_positive, check_positive_int,
-    check_unit_interval)
+    check_delta_for_size, check_non_negative, check_numbers, check_open_unit, check_positive, check_positive_int,
+    check_seed, check_unit_interval)
 from fldp_teach.randomness import derive, noise_root
 from fldp_teach import dp_fedavg as dpf
 from fldp_teach.fedavg import (
@@ -112,11 +112,23 @@ def roc_auc(labels, scores) -> float:
     (ties get their average rank). NaN when one class is absent."""
     from scipy.stats import rankdata
 
-    labels = np.asarray(labels).astype(bool)
+    if labels is None or isinstance(labels, (str, bytes)):
+        raise TypeError(f"labels must be an array of 0/1 labels, got {labels!r}")
+    raw = np.asarray(labels)
+    if raw.dtype.kind != "b":
+        raw = check_numbers("labels", raw, ndim=1)
+        if not np.all((raw == 0) | (raw == 1)):
+            raise ValueError(f"labels must be 0/1, got values {np.unique(raw)[:5].tolist()}")
+    elif raw.ndim != 1:
+        raise ValueError(f"labels must be 1-D, got shape {raw.shape}")
+    labels = raw.astype(bool)
+    values = check_numbers("scores", scores, ndim=1).astype(np.float64)
+    if values.shape != labels.shape:
+        raise ValueError(f"scores and labels must have the same length, got {values.size} scores and {labels.size} labels")
     n1, n0 = int(labels.sum()), int((~labels).sum())
     if n1 == 0 or n0 == 0:
         return float("nan")
-    ranks = rankdata(np.asarray(scores, dtype=np.float64))
+    ranks = rankdata(values)
     return float((ranks[labels].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
@@ -124,8 +136,12 @@ def evaluate(model, weights, x, y) -> dict:
     """Accuracy, mean cross-entropy and (two classes) AUC of P(y=1) = softmax(logits)₁."""
     import tensorflow as tf
 
+    from fldp_teach.dpsgd import check_lot
+
     model.set_weights(weights)
-    logits = model(tf.constant(x, tf.float32), training=False)
+    x, y = check_lot(model, x, y, allow_empty=False)
+    y = y.numpy()
+    logits = model(x, training=False)
     loss = float(tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.constant(y, tf.int32), logits=logits)))
     logits = np.asarray(logits)
@@ -248,6 +264,9 @@ def default_min_clients(num_clients: int, sampling_rate: float, *, dropped: floa
 
     k = check_positive_int("num_clients", num_clients)
     q = check_unit_interval("sampling_rate", sampling_rate)
+    dropped = check_unit_interval("dropped", dropped)
+    if k > 10**9:
+        raise ValueError(f"num_clients must be <= 1e9, got {k}")
     if q >= 1:
         return k
     m = 1
@@ -340,6 +359,10 @@ def simulate(model_fn: Callable, partition, test_data, *, rounds: int, clients_p
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     rounds = check_positive_int("rounds", rounds)
+    if rounds > 10**7:
+        raise ValueError(f"rounds must be <= 1e7 (a schedule entry and a record are kept per round), got {rounds}")
+    seed = check_seed("seed", seed)
+    noise_seed = check_seed("noise_seed", noise_seed)
     if tamper is not None and not callable(tamper):
         raise ValueError(f"tamper must be a function (round_index, message) -> message, got {tamper!r}")
     if client_timeout is not None:

@@ -51,8 +51,24 @@ def batch_plan(sizes: Sequence[int], offsets: Sequence[int], *, batch_size: int 
     sampling=sampling)``, ``mask`` (same shape) marks the real entries, and ``active``
     (m, steps) is 1 where client c really has an s-th step (possibly an empty Poisson lot) and
     0 on the padding steps of a client with fewer steps than the others."""
-    per_client = [local_batches(n, batch_size=batch_size, local_epochs=local_epochs, seed=s,
-                                sampling=sampling) for n, s in zip(sizes, seeds)]
+    from fldp_teach._validation import check_numbers, check_seed
+
+    sizes = check_numbers("sizes", sizes, ndim=1, allow_empty=False, integer=True, low=1).astype(np.int64)
+    offsets = check_numbers("offsets", offsets, ndim=1, integer=True, non_negative=True).astype(np.int64)
+    if seeds is None or isinstance(seeds, (str, bytes)) or np.ndim(seeds) != 1:
+        raise ValueError(f"seeds must be a sequence with one seed per client, got {seeds!r}")
+    seeds = [check_seed(f"seeds[{c}]", s) for c, s in enumerate(seeds)]
+    if not len(sizes) == len(offsets) == len(seeds):
+        raise ValueError(f"sizes, offsets and seeds must have one entry per client, got "
+                         f"{len(sizes)}, {len(offsets)} and {len(seeds)}")
+    if offsets.size and int(offsets.max()) + int(sizes.max()) >= 2**31:
+        raise ValueError(f"offsets + sizes must stay below 2**31 (int32 indices), got offset {int(offsets.max())} "
+                         f"and size {int(sizes.max())}")
+    try:
+        per_client = [local_batches(int(n), batch_size=batch_size, local_epochs=local_epochs, seed=s,
+                                    sampling=sampling) for n, s in zip(sizes, seeds)]
+    except ValueError as err:
+        raise (ValueError(f"sizes: {err}") if "num_examples" in str(err) else err) from None
     steps = max(len(b) for b in per_client)
     width = max(1, max(len(batch) for b in per_client for batch in b))
     idx = np.zeros((len(sizes), steps, width), dtype=np.int32)

@@ -9,9 +9,11 @@ features standardized with training statistics only, and a natural client id per
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from fldp_teach._validation import check_open_unit, check_positive_int
+from fldp_teach._validation import check_open_unit, check_positive_int, check_seed
 from fldp_teach.datasets import Dataset, fit_standardizer, stratified_split
 
 __all__ = ["make_fraud", "make_vital_signs", "FRAUD_FEATURES", "VITAL_SIGNS"]
@@ -19,6 +21,19 @@ __all__ = ["make_fraud", "make_vital_signs", "FRAUD_FEATURES", "VITAL_SIGNS"]
 FRAUD_FEATURES = ("log_amount", "hour_sin", "hour_cos", "merchant_risk", "log_distance_km",
                   "transactions_24h", "foreign")
 VITAL_SIGNS = ("heart_rate", "systolic_bp", "respiratory_rate", "spo2", "temperature")
+
+
+#: Most values a generated data set may hold (it is built in memory).
+_MAX_VALUES = 10**8
+
+
+def _check_size(**sizes) -> None:
+    """The data set the sizes describe fits in memory: their product is at most _MAX_VALUES
+    (the first size counts examples, groups may not outnumber them)."""
+    names = list(sizes)
+    if math.prod(sizes.values()) > _MAX_VALUES:
+        raise ValueError(f"{' * '.join(names)} must be <= {_MAX_VALUES:.0e} (the data set is built in "
+                         f"memory), got {' * '.join(str(v) for v in sizes.values())}")
 
 
 def _exact_labels(rng, num_examples: int, rate: float, name: str) -> np.ndarray:
@@ -55,10 +70,12 @@ def make_fraud(*, num_examples: int = 20000, fraud_rate: float = 0.02, num_featu
     Then a stratified split and standardization with the training mean/std. Class 1 is rare,
     so report AUC or precision/recall, not accuracy (98 % for "never fraud").
     """
+    seed = check_seed("seed", seed)
     num_examples = check_positive_int("num_examples", num_examples)
     fraud_rate = check_open_unit("fraud_rate", fraud_rate)
     num_features = check_positive_int("num_features", num_features)
     num_banks = check_positive_int("num_banks", num_banks)
+    _check_size(num_examples=num_examples, num_features=num_features, num_banks=num_banks)
     if num_features < len(FRAUD_FEATURES):
         raise ValueError(f"num_features must be >= {len(FRAUD_FEATURES)} (the informative "
                          f"features), got {num_features}")
@@ -128,12 +145,14 @@ def make_vital_signs(*, num_patients: int = 1000, length: int = 48, positive_rat
     x_t = μ + hospital offset + e_t + drift_t. Each channel is standardized with the training
     split's mean/std (over patients and time).
     """
+    seed = check_seed("seed", seed)
     num_patients = check_positive_int("num_patients", num_patients)
     length = check_positive_int("length", length)
     num_hospitals = check_positive_int("num_hospitals", num_hospitals)
     positive_rate = check_open_unit("positive_rate", positive_rate)
     if length < 4:
         raise ValueError(f"length must be >= 4 time steps, got {length}")
+    _check_size(num_patients=num_patients, length=length, num_hospitals=num_hospitals)
     rng = np.random.default_rng(seed)
     y = _exact_labels(rng, num_patients, positive_rate, "positive_rate")
     n = num_patients

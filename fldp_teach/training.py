@@ -46,6 +46,7 @@ import tensorflow as tf
 
 from fldp_teach import accounting, randomness
 from fldp_teach._validation import (
+    check_seed,
     check_delta_for_size,
     check_non_negative,
     check_non_negative_int,
@@ -132,26 +133,36 @@ class TrainingHistory:
 
 
 # ------------------------------------------------------------------------------------ lots
+def _int32(name, value) -> int:
+    """A positive count that fits TensorFlow's int32 shapes."""
+    value = check_positive_int(name, value)
+    if value >= 2**31:
+        raise ValueError(f"{name} must be < 2**31 (a TensorFlow dimension), got {value}")
+    return value
+
+
 def poisson_lot(generator, *, num_examples, sampling_rate):
     """Indices of one Poisson lot: example i is in it iff u_i < q, u_i ~ U(0, 1) i.i.d.
     (Abadi et al. 2016, Alg. 1, "take a random sample L_t with sampling probability q").
     The lot size is Binomial(N, q): it varies, and may be 0."""
     sampling_rate = check_unit_interval("sampling_rate", sampling_rate)
-    keep = generator.uniform([check_positive_int("num_examples", num_examples)]) < sampling_rate
+    keep = generator.uniform([_int32("num_examples", num_examples)]) < sampling_rate
     return tf.cast(tf.where(keep)[:, 0], tf.int32)
 
 
 def shuffled_batches(generator, *, num_examples, batch_size):
     """One epoch of shuffled fixed-size batches: a uniformly random permutation (argsort of
     i.i.d. uniforms) cut into ⌈N/B⌉ batches of B indices (the last one may be smaller)."""
-    num_examples = check_positive_int("num_examples", num_examples)
-    batch_size = check_positive_int("batch_size", batch_size)
+    num_examples = _int32("num_examples", num_examples)
+    batch_size = _int32("batch_size", batch_size)
     order = tf.argsort(generator.uniform([num_examples]))
     return [order[i: i + batch_size] for i in range(0, num_examples, batch_size)]
 
 
 def evaluate(model, x, y, *, batch_size=1024):
     """(mean loss, accuracy) of ``model`` on ``(x, y)``, forward passes in batches."""
+    batch_size = check_positive_int("batch_size", batch_size)
+    x, y = _check_data(model, x, y)
     loss, correct = 0.0, 0.0
     for i in range(0, len(y), batch_size):
         logits = model(x[i: i + batch_size], training=False)
@@ -234,6 +245,7 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
     epochs = check_positive_int("epochs", epochs)
     batch_size = check_positive_int("batch_size", batch_size)
     learning_rate = check_positive("learning_rate", learning_rate)
+    seed, noise_seed = check_seed("seed", seed), check_seed("noise_seed", noise_seed)
     if sampling not in ("poisson", "shuffle"):
         raise ValueError(f"sampling must be 'poisson' or 'shuffle', got {sampling!r}")
     if method not in ("fast", "vectorized"):
@@ -249,6 +261,8 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
         raise ValueError(f"batch_size must be <= the number of examples ({num_examples}), "
                          f"got {batch_size}")
     steps_per_epoch = math.ceil(num_examples / batch_size)
+    if epochs * steps_per_epoch > 10**9:
+        raise ValueError(f"epochs must keep the run below 1e9 steps ({steps_per_epoch} per epoch), got {epochs}")
     sampling_rate = batch_size / num_examples
     opt = _make_optimizer(optimizer, learning_rate)
     if private:
@@ -257,7 +271,7 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
         noise_generator = randomness.tf_generator(randomness.derive(root, _NOISE))
     else:
         noise_seed, noise_generator = None, None
-        public = randomness.noise_root(None) if seed is None else check_non_negative_int("seed", seed)
+        public = randomness.noise_root(None) if seed is None else seed
         lot_generator = randomness.tf_generator(randomness.derive(public, _LOTS))
 
     if private:

@@ -79,12 +79,19 @@ def client_data(partition_id: int, num_partitions: int, *, seed: int = 0):
     """Client ``partition_id``'s share of breast cancer: ``load_breast_cancer(seed=seed)``'s
     training set split by ``partition_iid(num_clients=num_partitions, seed=seed)`` — the same
     split the simulator gets from the same two calls. (A real hospital loads its own data here.)"""
+    from fldp_teach._validation import check_non_negative_int, check_positive_int
     from fldp_teach.datasets import load_breast_cancer
     from fldp_teach.partition import partition_iid
 
+    num_partitions = check_positive_int("num_partitions", num_partitions)
+    partition_id = check_non_negative_int("partition_id", partition_id)
+    if partition_id >= num_partitions:
+        raise ValueError(f"partition_id must be < num_partitions={num_partitions}, got {partition_id}")
     data = load_breast_cancer(seed=seed)
+    if num_partitions > len(data.y_train):
+        raise ValueError(f"num_partitions must be <= the {len(data.y_train)} training examples, got {num_partitions}")
     partition = partition_iid(data.x_train, data.y_train, num_clients=num_partitions, seed=seed)
-    return partition.clients[int(partition_id)], data.num_features
+    return partition.clients[partition_id], data.num_features
 
 
 def train_reply(content, cfg: FlowerRunConfig, partition_id: int, num_partitions: int, *, data=None):
