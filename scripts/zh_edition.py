@@ -10,6 +10,7 @@ Usage (stdlib only, no venv needed):
     python scripts/zh_edition.py apply /tmp/01.zh.md        # write notebooks/zh/01_….ipynb from it
     python scripts/zh_edition.py sync                       # copy every English code cell into its twin
     python scripts/zh_edition.py sync --check               # exit 1 if a twin is out of date
+    python scripts/zh_edition.py lint [01 ...]              # the twin's rules (below), every problem listed
 
 The exchange file written by `export` and read by `apply`:
     <!-- notebook 01_what_dp_promises -->
@@ -18,6 +19,16 @@ The exchange file written by `export` and read by `apply`:
     <!-- code 4ec37627 (kept from the English edition; not applied) -->
     ...the code cell, for context only...
 A new English Markdown cell makes `sync` stop and name it: export it, translate it, apply.
+
+What `lint` checks in a twin (and `tests/test_zh_edition.py` with it):
+  * it is in sync: same cells, same ids, same order, identical code cells;
+  * every Markdown cell is translated (it contains Chinese);
+  * the article is quoted in its own words: every quoted line (`> ...`) of the English cell that
+    holds Chinese appears, character for character, in the twin's cell;
+  * headings keep their level and number ("## 3. …", "### Exercise 2" → "### 练习 2");
+  * the course IDs of a cell (E1–E8, C1–C7) appear in its twin;
+  * the objectives cell has a "运行时间：" line with the figures of the English "Run time:" line;
+  * relative links resolve from notebooks/zh/, and "笔记本 NN" names a notebook that exists.
 """
 from __future__ import annotations
 
@@ -157,6 +168,81 @@ def sync(check: bool) -> int:
     return 1 if (check and stale) else 0
 
 
+CJK = re.compile(r"[\u4e00-\u9fff]")
+HEADING = re.compile(r"^(#{1,6})\s+(.*)$")
+NUMBERED = re.compile(r"^(\d+)\.\s")
+EXERCISE_EN = re.compile(r"^Exercise (\d+)")
+EXERCISE_ZH = re.compile(r"^练习\s*(\d+)")
+COURSE_ID = re.compile(r"(?<![A-Za-z0-9_])([EC][1-8])(?![0-9])")
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+ZH_NOTEBOOK_REF = re.compile(r"笔记本\s*(\d{2})")
+FENCE = re.compile(r"^```.*?^```", re.S | re.M)
+
+
+def _headings(text: str) -> list[tuple[int, str]]:
+    return [(len(m.group(1)), m.group(2).strip()) for line in FENCE.sub("", text).splitlines()
+            if (m := HEADING.match(line))]
+
+
+def lint_twin(en_path: Path) -> list[str]:
+    """Every rule a twin breaks, as readable lines (empty: the twin is fine)."""
+    name, zh_path = en_path.stem, twin_path(en_path)
+    if not zh_path.exists():
+        return [f"{name}: notebooks/zh/{en_path.name} is missing"]
+    problems = []
+    try:
+        if read(zh_path) != synced(en_path):
+            problems.append(f"{name}: out of sync with the English notebook (run `sync`)")
+    except SystemExit as exc:
+        problems.append(f"{name}: {exc}")
+    en_cells = {c["id"]: c for c in read(en_path)["cells"]}
+    run_time_seen = False
+    for cell in read(zh_path)["cells"]:
+        en = en_cells.get(cell["id"])
+        if cell["cell_type"] != "markdown" or en is None:
+            continue
+        zh_text, en_text, where = source(cell), source(en), f"{name} cell {cell['id']}"
+        if re.search(r"[A-Za-z]{3}", en_text) and not CJK.search(zh_text):
+            problems.append(f"{where}: not translated")
+        zh_compact = re.sub(r"\s+", "", zh_text)
+        for line in en_text.splitlines():
+            if line.startswith(">") and CJK.search(line):
+                quote = re.sub(r"\s+", "", line.lstrip("> "))
+                if quote not in zh_compact:
+                    problems.append(f"{where}: the article's words are not quoted as written: {line[:60]!r}")
+        en_h, zh_h = _headings(en_text), _headings(zh_text)
+        if [lvl for lvl, _ in en_h] != [lvl for lvl, _ in zh_h]:
+            problems.append(f"{where}: heading levels {[l for l, _ in en_h]} became {[l for l, _ in zh_h]}")
+        else:
+            for (_, e), (_, z) in zip(en_h, zh_h):
+                if (m := NUMBERED.match(e)) and not z.startswith(m.group(0)):
+                    problems.append(f"{where}: heading {e!r} lost its number: {z!r}")
+                if (m := EXERCISE_EN.match(e)) and not ((n := EXERCISE_ZH.match(z)) and n.group(1) == m.group(1)):
+                    problems.append(f"{where}: heading {e!r} should start '练习 {m.group(1)}': {z!r}")
+        missing_ids = sorted(set(COURSE_ID.findall(en_text)) - set(COURSE_ID.findall(zh_text)))
+        if missing_ids:
+            problems.append(f"{where}: course IDs {missing_ids} of the English cell are missing")
+        for line in en_text.splitlines():
+            if line.startswith("Run time:"):
+                run_time_seen = True
+                zh_line = next((l for l in zh_text.splitlines() if l.startswith("运行时间：")), None)
+                if zh_line is None:
+                    problems.append(f"{where}: no line starting '运行时间：' (the English has {line!r})")
+                elif not set(re.findall(r"\d+", line)) <= set(re.findall(r"\d+", zh_line)):
+                    problems.append(f"{where}: '运行时间：' line does not give the figures of {line!r}")
+        for target in LINK.findall(FENCE.sub("", zh_text)):
+            if re.match(r"^[a-z]+:", target) or target.startswith("#"):
+                continue
+            if not (zh_path.parent / target.split("#")[0]).exists():
+                problems.append(f"{where}: link {target!r} does not resolve from notebooks/zh/")
+        for num in ZH_NOTEBOOK_REF.findall(zh_text):
+            if not list(EN_DIR.glob(f"{num}_*.ipynb")):
+                problems.append(f"{where}: 笔记本 {num} does not exist")
+    if not run_time_seen:
+        problems.append(f"{name}: the English notebook has no 'Run time:' line")
+    return problems
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -166,7 +252,14 @@ def main(argv=None) -> int:
     a.add_argument("exchange", type=Path)
     s = sub.add_parser("sync")
     s.add_argument("--check", action="store_true")
+    li = sub.add_parser("lint")
+    li.add_argument("notebooks", nargs="*")
     args = ap.parse_args(argv)
+    if args.cmd == "lint":
+        paths = [find_english(k) for k in args.notebooks] or english_notebooks()
+        problems = [p for path in paths for p in lint_twin(path)]
+        print("\n".join(problems) or f"{len(paths)} twin(s): no problems")
+        return 1 if problems else 0
     if args.cmd == "export":
         sys.stdout.write(export(find_english(args.notebook)))
         return 0
