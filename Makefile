@@ -1,11 +1,12 @@
 # Two commands on a fresh machine with Python >= 3.10:
 #   make demo   -> create .venv, install fldp_teach, run the main job
 #   make test   -> create .venv, install fldp_teach[test] (+ Chromium for the browser test), run all tests
+#   make book   -> the course as a static HTML book (both editions, full mode): artifacts/book/html
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: demo privacy test bench clean
+.PHONY: demo privacy test bench clean book
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,11 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	for b in benchmarks/*.py; do $(PY) $$b || exit 1; done
+
+# The course as a static HTML site, both editions, executed in full mode (cached per notebook in
+# artifacts/book/cache-full: a Markdown edit re-executes nothing, a code edit only its notebook).
+book: $(VENV)/.installed
+	$(PY) scripts/build_book.py
 
 clean:
 	rm -rf $(VENV) artifacts .pytest_cache
