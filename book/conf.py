@@ -49,6 +49,17 @@ html_theme_options = {
     "home_page_in_toc": True,
 }
 html_last_updated_fmt = None
+
+# Formulas: MathJax 2 served from the site itself when build_book.py staged it (no CDN needed).
+if os.environ.get("FLDP_BOOK_MATHJAX"):
+    html_static_path.append(os.environ["FLDP_BOOK_MATHJAX"])
+    mathjax_path = "mathjax/MathJax.js?config=TeX-AMS-MML_HTMLorMML-full"
+    mathjax2_config = {
+        "tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
+                    "processRefs": False, "processEnvironments": False,
+                    "ignoreClass": "document", "processClass": "math|output_area"},
+        "HTML-CSS": {"availableFonts": ["STIX-Web"], "webFont": "STIX-Web", "imageFont": None},
+    }
 html_copy_source = False
 
 

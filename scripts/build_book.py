@@ -18,7 +18,8 @@ Steps:
    in the book exactly as on disk; add the two home pages and one API page per module.
 4. **Build** with Sphinx + MyST-NB (``book/conf.py``; outputs are rendered, never re-executed
    there) and the sphinx-book-theme. ``book/_ext/edition_switch.py`` puts a switch to the other
-   edition on every page.
+   edition on every page. Each widget becomes a static snapshot of its last state (its control
+   values, printed lines and figure; ``snapshot_widgets``): a static page has no kernel to redraw it.
 
 Prints the time of each step and the size of the site; ``OUT/html/index.html`` is the entry.
 """
@@ -92,7 +93,8 @@ def execute(en_path: Path, *, quick: bool, cache: Path, lib: str, timeout: int):
 
 
 def with_shared_outputs(zh_path: Path, executed_en) -> nbformat.NotebookNode:
-    """The Chinese twin carrying the English execution's outputs, cell by cell."""
+    """The notebook at ``zh_path`` (the Chinese twin, or the English notebook itself: a cached
+    execution may predate a Markdown edit) carrying the execution's outputs, cell by cell."""
     zh = nbformat.read(zh_path, as_version=4)
     by_id = {c.id: c for c in executed_en.cells}
     for cell in zh.cells:
@@ -108,6 +110,57 @@ def with_shared_outputs(zh_path: Path, executed_en) -> nbformat.NotebookNode:
     return zh
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+SNAPSHOT_NOTE = {
+    "en": "Widget, last state{controls}. A static snapshot: open the notebook in Jupyter to move the sliders.",
+    "zh": "交互控件的最后状态{controls}。这是静态快照：在 Jupyter 中打开笔记本即可拖动滑块。",
+}
+
+
+def snapshot_widgets(nb, *, lang: str) -> int:
+    """Replace every widget view by a static snapshot of its last state: the values of its
+    controls and what its output area showed (the printed lines and the figure). A widget's plot
+    is redrawn by the kernel, which a static page does not have, so the snapshot is the honest
+    rendering of "the widget's last state"; it also needs no JavaScript from a CDN. Returns the
+    number of widgets replaced."""
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    replaced = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        outputs = []
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            if not view:
+                outputs.append(out)
+                continue
+            controls, shown = [], []
+
+            def collect(model_id: str) -> None:
+                model = state.get(model_id.replace("IPY_MODEL_", ""))
+                if model is None:
+                    return
+                st = model.get("state", {})
+                if "value" in st and st.get("description") and not isinstance(st["value"], (list, dict)):
+                    controls.append(f"{st['description']} = {st['value']}")
+                if model.get("model_name") == "OutputModel":
+                    shown.extend(nbformat.from_dict(o) for o in st.get("outputs", []))
+                for child in st.get("children", []):
+                    collect(child)
+
+            collect(view["model_id"])
+            sep = "：" if lang == "zh" else ": "
+            note = SNAPSHOT_NOTE[lang].format(controls=(sep + ", ".join(controls)) if controls else "")
+            outputs.append(nbformat.v4.new_output("display_data", data={"text/markdown": f"*{note}*",
+                                                                         "text/plain": note}))
+            outputs.extend(shown)
+            replaced += 1
+        cell.outputs = outputs
+    nb.metadata.pop("widgets", None)
+    return replaced
+
+
 def _title(path: Path) -> str:
     nb = nbformat.read(path, as_version=4)
     first = next(c for c in nb.cells if c.cell_type == "markdown").source.splitlines()[0]
@@ -119,10 +172,12 @@ def stage(src: Path, stems: list[str], executed: dict, zh_executed: dict) -> Non
         shutil.rmtree(src)
     (src / "notebooks" / "zh").mkdir(parents=True)
     for stem in stems:
+        snapshot_widgets(executed[stem], lang="en")
         nbformat.write(executed[stem], src / "notebooks" / f"{stem}.ipynb")
         if stem in zh_executed:
+            snapshot_widgets(zh_executed[stem], lang="zh")
             nbformat.write(zh_executed[stem], src / "notebooks" / "zh" / f"{stem}.ipynb")
-    for page in DOC_PAGES + ["README.zh.md", "notebooks/README.md"]:
+    for page in DOC_PAGES + ["README.md", "README.zh.md", "notebooks/README.md"]:
         if (ROOT / page).exists():
             (src / page).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / page, src / page)
@@ -165,6 +220,7 @@ notebooks/README
 ```{{toctree}}
 :hidden:
 zh
+README
 ```
 """, encoding="utf-8")
     zh_list = "\n".join(f"- [{_title(src / 'notebooks' / 'zh' / f'{s}.ipynb')}](notebooks/zh/{s}.ipynb)"
@@ -192,6 +248,26 @@ README.zh
     for mod in modules:
         (api / f"{mod}.md").write_text(f"# `{mod}`\n\n```{{eval-rst}}\n.. automodule:: {mod}\n"
                                        "   :members:\n   :show-inheritance:\n```\n", encoding="utf-8")
+
+
+def stage_mathjax(out: Path) -> Path | None:
+    """MathJax 2 from the pip package jupyter-server-mathjax (the copy Jupyter serves; HTML-CSS
+    output with the STIX-Web fonts), so that formulas render without a CDN (offline, in CI's
+    browser test). None if the package is missing: conf.py then falls back to Sphinx's CDN."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError:
+        return None
+    static = Path(jupyter_server_mathjax.__file__).parent / "static"
+    dest = out / "mathjax-static"
+    if dest.exists():
+        shutil.rmtree(dest)
+
+    def ignore(folder, names):   # the SVG output is not used (HTML-CSS with the STIX-Web fonts is)
+        return {"SVG"} if Path(folder).relative_to(static).as_posix() == "jax/output" else set()
+
+    shutil.copytree(static, dest / "mathjax", ignore=ignore)
+    return dest
 
 
 def api_modules() -> list[str]:
@@ -230,7 +306,7 @@ def main(argv=None) -> int:
     executed, zh_executed, ran = {}, {}, []
     for p in en_paths:
         nb, seconds = execute(p, quick=args.quick, cache=cache, lib=lib, timeout=args.timeout)
-        executed[p.stem] = nb
+        executed[p.stem] = with_shared_outputs(p, nb)
         ran.append((p.stem, seconds))
         print(f"  {p.stem}: {'cached' if seconds == 0 else f'executed in {seconds:.0f} s'}", flush=True)
         zh_path = zh_edition.twin_path(p)
@@ -244,7 +320,10 @@ def main(argv=None) -> int:
         shutil.rmtree(html)
     cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-c", str(BOOK), str(src), str(html),
            "-d", str(out / "doctrees")]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", FLDP_BOOK_QUICK="1" if args.quick else "0")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    mathjax = stage_mathjax(out)
+    if mathjax is not None:
+        env["FLDP_BOOK_MATHJAX"] = str(mathjax)
     proc = subprocess.run(cmd, env=env, cwd=ROOT, text=True, capture_output=True)
     warnings = [l for l in (proc.stderr or "").splitlines() if "WARNING" in l or "ERROR" in l]
     (out / "sphinx-warnings.txt").write_text("\n".join(warnings) + "\n", encoding="utf-8")

@@ -45,6 +45,13 @@ ZH_DIR = EN_DIR / "zh"
 MARKER = re.compile(r"^<!-- (notebook|cell|code) ([0-9A-Za-z_.-]+)(?: .*)? -->$")
 
 
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def english_notebooks() -> list[Path]:
     return sorted(EN_DIR.glob("[0-9][0-9]_*.ipynb"))
 
@@ -145,7 +152,7 @@ def synced(en_path: Path) -> dict:
     """The twin rebuilt from the current English notebook and the twin's own Markdown."""
     zh_path = twin_path(en_path)
     if not zh_path.exists():
-        raise SystemExit(f"{zh_path.relative_to(ROOT)} is missing: export {en_path.stem}, translate, apply")
+        raise SystemExit(f"{_rel(zh_path)} is missing: export {en_path.stem}, translate, apply")
     zh_md = {c["id"]: source(c) for c in read(zh_path)["cells"] if c["cell_type"] == "markdown"}
     en_nb = read(en_path)
     en_md_ids = {c["id"] for c in en_nb["cells"] if c["cell_type"] == "markdown"}
@@ -159,7 +166,7 @@ def sync(check: bool) -> int:
         new = synced(en_path)
         zh_path = twin_path(en_path)
         if read(zh_path) != new:
-            stale.append(zh_path.relative_to(ROOT))
+            stale.append(_rel(zh_path))
             if not check:
                 write(new, zh_path)
     verb = "out of date" if check else "updated"
@@ -264,7 +271,7 @@ def main(argv=None) -> int:
         sys.stdout.write(export(find_english(args.notebook)))
         return 0
     if args.cmd == "apply":
-        print(f"wrote {apply(args.exchange).relative_to(ROOT)}")
+        print(f"wrote {_rel(apply(args.exchange))}")
         return 0
     return sync(args.check)
 

@@ -15,6 +15,7 @@ import math
 import os
 import shutil
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping
@@ -25,7 +26,7 @@ import pytest
 from browser.chromium import find_chromium, playwright_browser
 from browser.jupyterlab import running_jupyterlab
 from browser.notebook import Notebook, NotebookError, parse_readout, rounding_tolerance
-from browser.processes import WaitTimeout
+from browser.processes import WaitTimeout, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts" / "browser"
@@ -371,3 +372,44 @@ def test_course_notebook_runs_and_slider_updates(open_notebook, check):
     if check.readme_image:   # the lead copies it to docs/img/notebook_sliders.png (< 150 KB)
         slider.screenshot(ARTIFACTS / "notebook_sliders.png")
     assert notebook.error_outputs() == []
+
+
+# --------------------------------------------------------------------------- Chinese glyphs
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("relative_path", ["notebooks/00_setup_and_tour.ipynb",
+                                           "notebooks/zh/00_setup_and_tour.ipynb"])
+def test_article_mermaid_labels_render_with_a_cjk_font(open_notebook, relative_path):
+    """Issue 13: the article's Mermaid diagrams (notebook 00, section 3) have Chinese labels;
+    without a CJK font JupyterLab draws them as empty boxes. The fonts Chromium actually used for a
+    Chinese label (DevTools' record) must all be fonts that contain CJK glyphs. The Noto CJK fonts
+    come from scripts/ensure_chromium.sh, the step that installs Chromium."""
+    from browser.fonts import cjk_font_families, tofu_report
+
+    assert cjk_font_families(), "no font with CJK glyphs is installed (bash scripts/ensure_chromium.sh)"
+    notebook = open_notebook(relative_path)
+    page = notebook.page
+    diagrams = page.locator(".jp-RenderedMermaid")
+
+    def rendered() -> bool:   # JupyterLab renders Markdown cells as they scroll into view
+        page.evaluate("""() => { for (const el of document.querySelectorAll('.jp-WindowedPanel-outer'))
+                                     el.scrollTop += el.clientHeight * 0.8; }""")
+        return page.locator(".jp-RenderedMermaid img").count() >= 5
+    try:
+        wait_for(rendered, timeout=90, what="the five Mermaid diagrams to render", interval=0.5)
+    except WaitTimeout:
+        page.screenshot(path=str(ARTIFACTS / f"FAILED_mermaid_{Path(relative_path).parent.name}.png"))
+        raise
+    diagrams.first.scroll_into_view_if_needed()
+    edition = "zh" if "/zh/" in relative_path else "en"
+    diagrams.first.screenshot(path=str(ARTIFACTS / f"mermaid_cjk_{edition}.png"))
+    # JupyterLab shows each diagram as an <img> of the SVG Mermaid drew; DevTools reports fonts
+    # only for DOM text, so the same SVG is inlined into a blank page of the same browser.
+    src = page.locator(".jp-RenderedMermaid img").first.get_attribute("src")
+    assert src.startswith("data:image/svg+xml"), src[:80]
+    svg = urllib.parse.unquote(src.split(",", 1)[1])
+    probe = page.context.new_page()
+    probe.set_content("<!doctype html><html><body>" + svg[svg.index("<svg"):] + "</body></html>")
+    text, fonts, not_cjk = tofu_report(probe, "svg")
+    assert fonts, f"Chromium reports no font for {text!r}"
+    assert not not_cjk, (f"{text!r} was drawn with {not_cjk}, which have no CJK glyphs (boxes); "
+                         f"all fonts used: {[(f['familyName'], f['glyphCount']) for f in fonts]}")

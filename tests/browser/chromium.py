@@ -41,9 +41,10 @@ def chromium_version(executable: str) -> str:
 
 @contextlib.contextmanager
 def running_chromium(executable: str, *, log_path: Path | None = None,
-                     startup_timeout: float = 60.0) -> Iterator[str]:
+                     startup_timeout: float = 60.0, env: dict | None = None) -> Iterator[str]:
     """Run headless Chromium with a temporary profile; yield its DevTools HTTP endpoint
-    (``http://127.0.0.1:PORT``). On exit the browser and all its processes are stopped."""
+    (``http://127.0.0.1:PORT``). On exit the browser and all its processes are stopped.
+    ``env``: extra environment variables (e.g. ``FONTCONFIG_FILE`` to hide fonts)."""
     with tempfile.TemporaryDirectory(prefix="fldp_chromium_") as profile:
         log_path = Path(log_path) if log_path else Path(profile) / "chromium.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,7 +52,8 @@ def running_chromium(executable: str, *, log_path: Path | None = None,
                    "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"]
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+                                    stdin=subprocess.DEVNULL, start_new_session=True,
+                                    env={**os.environ, **(env or {})})
         try:
             port_file = Path(profile) / "DevToolsActivePort"
 
@@ -71,11 +73,12 @@ def running_chromium(executable: str, *, log_path: Path | None = None,
 
 
 @contextlib.contextmanager
-def playwright_browser(executable: str, *, log_path: Path | None = None) -> Iterator[object]:
+def playwright_browser(executable: str, *, log_path: Path | None = None,
+                       env: dict | None = None) -> Iterator[object]:
     """A Playwright ``Browser`` attached to a Chromium we started (see ``running_chromium``)."""
     from playwright.sync_api import sync_playwright
 
-    with running_chromium(executable, log_path=log_path) as endpoint:
+    with running_chromium(executable, log_path=log_path, env=env) as endpoint:
         with sync_playwright() as pw:
             browser = pw.chromium.connect_over_cdp(endpoint, timeout=60_000)
             try:
