@@ -13,14 +13,21 @@ import subprocess
 PROBE = "data-cjk-probe"
 
 # The first element (in document order) under `scope` whose own text is only CJK characters
-# (at least two), marked with the probe attribute; returns its text or null.
+# (at least two, surrounding whitespace aside). A probe child holding exactly that text (no
+# whitespace, which a Latin font may legitimately draw) is appended to it, so that it inherits the
+# element's font settings; returns the text or null.
 MARK_CJK_ELEMENT = """([scope, attr]) => {
   const roots = document.querySelectorAll(scope);
   for (const root of roots) {
     for (const el of root.querySelectorAll('*')) {
       const own = Array.from(el.childNodes).filter(n => n.nodeType === 3).map(n => n.textContent).join('').trim();
       if (own.length >= 2 && /^[\\u4e00-\\u9fff\\u3000-\\u303f\\uff00-\\uffef]+$/.test(own)) {
-        el.setAttribute(attr, '1');
+        const probe = el instanceof SVGElement
+          ? document.createElementNS('http://www.w3.org/2000/svg', 'tspan')
+          : document.createElement('span');
+        probe.textContent = own;
+        probe.setAttribute(attr, '1');
+        el.appendChild(probe);
         return own;
       }
     }
