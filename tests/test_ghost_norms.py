@@ -16,6 +16,7 @@ from fldp_teach.dpsgd import (
     per_example_global_norms,
 )
 from fldp_teach.ghost_norms import (
+    _conv2d_patches_transposed,
     clipped_gradient_sum_fast,
     conv2d_patches,
     dense_norms_squared,
@@ -48,6 +49,19 @@ def test_im2col_patches_reproduce_conv2d(kernel_size, strides, padding, dilation
     assert patches.shape[1] == z.shape[1] * z.shape[2]
     np.testing.assert_allclose(patches @ tf.reshape(kernel, [-1, 5]),
                                tf.reshape(z, [3, -1, 5]), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel_size, strides, padding, dilation",
+                         [v for v in CONV_VARIANTS if v[3] == (1, 1)])
+@pytest.mark.parametrize("channels", [1, 2])
+def test_transposed_patches_are_the_transpose_of_im2col(kernel_size, strides, padding,
+                                                         dilation, channels):
+    """The two layouts of the per-example kernel gradient's patches hold the same numbers."""
+    a = tf.constant(RNG.normal(size=(3, 9, 9, channels)).astype(np.float32))
+    patches = conv2d_patches(a, kernel_size=kernel_size, strides=strides, padding=padding)
+    transposed = _conv2d_patches_transposed(a, kernel_size=kernel_size, strides=strides,
+                                            padding=padding)
+    np.testing.assert_array_equal(tf.transpose(patches, [0, 2, 1]), transposed)
 
 
 @pytest.mark.parametrize("steps, d, p", [(1, 6, 4), (5, 3, 2), (2, 6, 7), (7, 40, 30)])
@@ -99,6 +113,21 @@ def _gram_conv_model():
     ])
 
 
+def _gather_conv_model():
+    """9×9×8 input, 3×3 stride-2 "same" conv to 4 channels without bias: T = 25, d = 72,
+    p = 4, so the per-example kernel gradient is materialised, from the gathered patches
+    (c_in ≥ 8); then a 1×1 conv (c_in = 4: the transposed patches) with bias."""
+    return keras.Sequential([
+        keras.Input((9, 9, 8)),
+        keras.layers.Conv2D(4, 3, strides=2, padding="same", use_bias=False, activation="tanh",
+                            kernel_initializer=keras.initializers.GlorotUniform(seed=10)),
+        keras.layers.Conv2D(3, 1, activation="relu",
+                            kernel_initializer=keras.initializers.GlorotUniform(seed=11)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(3, kernel_initializer=keras.initializers.GlorotUniform(seed=12)),
+    ])
+
+
 def _sequence_model():
     """Embedding → Dense on a sequence (Gram form) → Flatten → Dense without bias."""
     return keras.Sequential([
@@ -130,6 +159,7 @@ CASES = {
     "small_cnn": (lambda: models.small_cnn(seed=0), (8, 8, 1), 10),
     "sequence": (_sequence_model, (6,), 3),
     "conv_gram": (_gram_conv_model, (4, 4, 8), 3),
+    "conv_gather": (_gather_conv_model, (9, 9, 8), 3),
     "frozen_dense": (_frozen_mlp, (30,), 2),
     **{f"conv{i}": ((lambda v=v: _conv_model(*v)), (9, 9, 2), 4)
        for i, v in enumerate(CONV_VARIANTS)},
