@@ -100,10 +100,12 @@ def test_central_moments_are_exact_where_dp_accounting_loses_digits():
             assert ours[k] == pytest.approx(float(exact), rel=1e-13)
     # at z = 40 (σ = 20 for the sensitivity 2C) dp-accounting's float forward differences are
     # rounding noise at large k: its bound is looser than ours, never tighter by more than its
-    # own float rounding (≤ 7e-12 relative at α = 49–51, where ours adds its error bound)
+    # own float rounding: ≤ 7e-12 relative at α = 49–51 on the machine this test was written on,
+    # 5.8e-10 at α = 51–55 on an AVX-512 Intel machine (stop 18): the forward differences'
+    # cancellation depends on the CPU's float kernels, so the tolerance is 2e-9)
     ours = rdp_wor(sample_size=20, population_size=100, noise_multiplier=40.0, orders=INTEGER)
     theirs = dp_rdp._compute_rdp_sample_wor_gaussian(0.2, 20.0, INTEGER)
-    assert (ours <= theirs * (1 + 1e-10)).all() and (ours < 0.5 * theirs).any()
+    assert (ours <= theirs * (1 + 2e-9)).all() and (ours < 0.5 * theirs).any()
 
 
 def test_edges():
