@@ -286,12 +286,19 @@ class RdpAccountant:
     ``save(path)`` writes JSON atomically (:func:`fldp_teach.checkpoint.atomic_write`: temporary
     file, fsync, rename, fsync of the folder); ``load(path)`` and ``from_json`` rebuild the
     accountant by composing the saved ledger again.
+
+    The composed curve is a function of the ledger alone: ρ = Σ_entries count·ρ_one-run, summed
+    in ledger order (``_prefix`` holds the sum over all entries but the last). So an accountant
+    rebuilt from a ledger on disk reports the same ε to the last bit as the one that charged it
+    step by step (``merge=True`` folds steps into one entry; adding ρ_one-run thirty times and
+    multiplying it by thirty differ in the last bit).
     """
 
     def __init__(self, orders=DEFAULT_ORDERS):
         self._orders = check_orders(orders).copy()
         self._orders.setflags(write=False)
         self._rdp = np.zeros_like(self._orders)
+        self._prefix = np.zeros_like(self._orders)  # Σ over every ledger entry but the last
         self._ledger: list[LedgerEntry] = []
         self._curves: dict = {}  # one run of an event -> its RDP curve on our orders
 
@@ -329,34 +336,44 @@ class RdpAccountant:
         count = repetitions(event)
         return np.zeros_like(curve) if count == 0 else count * curve
 
-    def compose(self, event: Event, *, label: str | None = None, merge: bool = False) -> "RdpAccountant":
-        """Charge ``event``. ``merge=True``: if the last ledger entry has the same label and the
-        same event up to its repetition count (steps, or epochs), add the counts into that one
-        entry instead of appending a line, so a loop that charges every step before running
-        it keeps one ledger line per epoch or phase (the RDP is the same: it is additive)."""
+    def _check_event(self, event, label) -> None:
         if label is not None and not isinstance(label, str):
             raise ValueError(f"label must be a string or None, got {label!r}")
         if type(event).__name__ not in _EVENT_TYPES:
             raise ValueError(f"event must be one of {sorted(_EVENT_TYPES)}, got {event!r}")
         self._check_relation(event)
-        self._rdp = self._rdp + self._curve(event)
+
+    def _after(self, event, label, merge):
+        """(merged?, prefix, last entry, ρ) after charging ``event``; nothing is changed yet."""
         last = self._ledger[-1] if self._ledger else None
         if (merge and last is not None and last.label == label and type(last.event) is type(event)
                 and with_repetitions(last.event, 1) == with_repetitions(event, 1)):
             merged = with_repetitions(last.event, repetitions(last.event) + repetitions(event))
-            self._ledger[-1] = LedgerEntry(event=merged, label=label)
+            return True, self._prefix, LedgerEntry(event=merged, label=label), self._prefix + self._curve(merged)
+        prefix = self._prefix + self._curve(last.event) if last is not None else self._prefix
+        return False, prefix, LedgerEntry(event=event, label=label), prefix + self._curve(event)
+
+    def compose(self, event: Event, *, label: str | None = None, merge: bool = False) -> "RdpAccountant":
+        """Charge ``event``. ``merge=True``: if the last ledger entry has the same label and the
+        same event up to its repetition count (steps, or epochs), add the counts into that one
+        entry instead of appending a line, so a loop that charges every step before running
+        it keeps one ledger line per epoch or phase (the RDP is the same: it is additive)."""
+        self._check_event(event, label)
+        merged, self._prefix, entry, self._rdp = self._after(event, label, merge)
+        if merged:
+            self._ledger[-1] = entry
         else:
-            self._ledger.append(LedgerEntry(event=event, label=label))
+            self._ledger.append(entry)
         return self
 
-    def epsilon_if(self, event: Event, *, delta, conversion="improved") -> float:
-        """The ε(δ) this accountant would report after composing ``event``, without charging
-        it: what a budget checks *before* running the step that the event stands for."""
-        if type(event).__name__ not in _EVENT_TYPES:
-            raise ValueError(f"event must be one of {sorted(_EVENT_TYPES)}, got {event!r}")
-        self._check_relation(event)
-        return epsilon_from_rdp(orders=self._orders, rdp=self._rdp + self._curve(event), delta=delta,
-                                conversion=conversion)
+    def epsilon_if(self, event: Event, *, delta, conversion="improved", label: str | None = None,
+                   merge: bool = False) -> float:
+        """The ε(δ) this accountant would report after ``compose(event, label=label,
+        merge=merge)``, without charging it: what a budget checks *before* running the step
+        that the event stands for (the same arithmetic, so the same bits)."""
+        self._check_event(event, label)
+        return epsilon_from_rdp(orders=self._orders, rdp=self._after(event, label, merge)[3],
+                                delta=delta, conversion=conversion)
 
     def epsilon(self, *, delta, conversion="improved") -> float:
         return epsilon_from_rdp(orders=self._orders, rdp=self._rdp, delta=delta, conversion=conversion)

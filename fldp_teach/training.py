@@ -432,7 +432,7 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
                 event = None  # charged before the interruption; rerun with the same coins
             if event is not None:
                 if max_epsilon is not None:
-                    after = accountant.epsilon_if(event, delta=delta)
+                    after = accountant.epsilon_if(event, delta=delta, label=label, merge=True)
                     if after > max_epsilon:
                         spent = accountant.epsilon(delta=delta) if accountant.ledger else 0.0
                         stopped = _budget_sentence(done + 1, planned, after, max_epsilon, delta,

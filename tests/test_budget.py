@@ -211,6 +211,33 @@ def test_merge_keeps_one_ledger_line_per_label_and_the_same_curve():
     assert merged.ledger[-1].event.epochs == 3
 
 
+def test_an_accountant_rebuilt_from_its_ledger_reports_the_same_epsilon_to_the_last_bit():
+    """A resumed run rebuilds its accountant from ledger.json; the step-by-step accountant merged
+    30 one-step charges into one entry. ρ is a function of the ledger alone (count × one-step
+    curve), so both report the same bits (the SIGKILL test found a last-bit difference when ρ
+    was summed step by step). epsilon_if(merge=True) is the same arithmetic as compose."""
+    live = accounting.RdpAccountant()
+    for step in range(30):
+        event = accounting.SampledGaussian(1.1, 0.1, 1)
+        label = f"epoch {step // 10 + 1}"
+        predicted = live.epsilon_if(event, delta=1e-5, label=label, merge=True)
+        assert predicted == live.compose(event, label=label, merge=True).epsilon(delta=1e-5)
+        rebuilt = accounting.RdpAccountant.from_json(live.to_json())
+        assert rebuilt.ledger == live.ledger
+        assert rebuilt.epsilon(delta=1e-5) == live.epsilon(delta=1e-5), step
+        np.testing.assert_array_equal(rebuilt.rdp, live.rdp)
+    assert [e.event.steps for e in live.ledger] == [10, 10, 10]
+    # a ledger interrupted at any step and then continued gives the same bits too
+    for cut in range(1, 30):
+        resumed = accounting.RdpAccountant()
+        for step in range(cut):
+            resumed.compose(accounting.SampledGaussian(1.1, 0.1, 1), label=f"epoch {step // 10 + 1}", merge=True)
+        resumed = accounting.RdpAccountant.from_json(resumed.to_json())
+        for step in range(cut, 30):
+            resumed.compose(accounting.SampledGaussian(1.1, 0.1, 1), label=f"epoch {step // 10 + 1}", merge=True)
+        assert resumed.epsilon(delta=1e-5) == live.epsilon(delta=1e-5), cut
+
+
 # ----------------------------------------------------------------------------- CLI and widget
 def test_cli_privacy_prints_the_remaining_budget_and_the_steps_that_fit(capsys):
     from fldp_teach.cli import main

@@ -74,3 +74,16 @@ def tofu_report(page, scope: str) -> tuple[str, list[dict], list[str]]:
     fonts = platform_fonts(page, f"[{PROBE}]")
     families = cjk_font_families()
     return text, fonts, [f["familyName"] for f in fonts if f["familyName"] not in families]
+
+
+def glyph_problem(text: str, fonts: list[dict], not_cjk: list[str]) -> str | None:
+    """Why ``text`` would show as boxes, or None when every glyph came from a CJK font. Two
+    ways to fail, both seen: Chromium names a font with no CJK glyphs (it drew .notdef boxes
+    from it), or it names no font at all (a Chromium whose fontconfig has no CJK font at all
+    records nothing for glyphs it could not find)."""
+    if not fonts:
+        return f"Chromium reports no font for {text!r}"
+    if not_cjk:
+        return (f"{text!r} was drawn with {not_cjk}, which have no CJK glyphs (boxes); all fonts "
+                f"used: {[(f['familyName'], f.get('glyphCount')) for f in fonts]}")
+    return None
