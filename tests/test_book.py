@@ -205,9 +205,10 @@ def test_browser_follows_the_edition_switch_and_draws_chinese_glyphs(book, chrom
 @pytest.mark.timeout(300)
 def test_font_check_sees_boxes_when_no_cjk_font_is_available(chromium, tmp_path):
     """The check above can fail: a Chromium whose fontconfig knows only DejaVu (no CJK glyphs)
-    draws 本地设备 with a font that is not in the CJK list."""
+    draws 本地设备 as boxes, and the check says so. (What Chromium records then differs between
+    builds: DejaVu, which is not in the CJK list, or no font at all; both are refused.)"""
     from browser.chromium import playwright_browser
-    from browser.fonts import tofu_report
+    from browser.fonts import glyph_problem, tofu_report
 
     dejavu = Path("/usr/share/fonts/truetype/dejavu")
     if not dejavu.is_dir():
