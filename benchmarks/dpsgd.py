@@ -6,7 +6,11 @@ Times one training step (median over repeats, after warm-up, all in this process
 * ``vectorized``: DP-SGD with per-example gradients from ``tf.vectorized_map``
                   (``dpsgd.clipped_gradient_sum_vectorized``, what the notebooks show);
 * ``fast``:       DP-SGD with per-layer ghost norms + a second backward pass
-                  (``ghost_norms.clipped_gradient_sum_fast``),
+                  (``ghost_norms.clipped_gradient_sum_fast``), noise drawn per variable (the
+                  stream of a run with a noise seed);
+* ``fast-b``:     the same with batched noise (``dpsgd.NoiseBuffer``, what ``train_dp_sgd``
+                  uses without a noise seed); each sample is a block of as many steps as the
+                  buffer has rows, so its refills are charged,
 
 for the McMahan CNN (28×28×1, random data), the small CNN (8×8×1) and an MLP and a logistic
 regression on 30 features (the breast-cancer shape), at B = 32/128/256, and prints the
@@ -25,7 +29,7 @@ compiled Keras model on the same lot:
 * ``k-sgd``:   ``keras.Model`` compiled with SGD, non-private;
 * ``k-dp``:    ``make_private(..., noise="per_variable")``: the library's step draw for draw;
 * ``k-batch``: ``make_private(..., noise="batched")`` (the default without a noise seed):
-               the noise of many steps drawn at once (``fldp_teach.keras.NoiseBuffer``);
+               the noise of many steps drawn at once (``fldp_teach.dpsgd.NoiseBuffer``);
 * ``fast0``:   the bare fast step with z = 0 (no noise is drawn), so that
                ``noise ms`` = fast − fast0 is the cost of drawing and adding the noise;
 
@@ -108,7 +112,7 @@ def _lot(rng, batch_size, shape, num_classes):
 
 def bare_table(args, rng):
     header = (f"{'model':<12} {'B':>4} {'sgd ms':>8} {'vect ms':>8} {'fast ms':>8} "
-              f"{'vect/sgd':>8} {'fast/sgd':>8}")
+              f"{'fast-b ms':>9} {'vect/sgd':>8} {'fast/sgd':>8} {'fast-b/sgd':>10}")
     print(header)
     print("-" * len(header))
     for name in args.models:
@@ -116,7 +120,7 @@ def bare_table(args, rng):
         for batch_size in args.batch_sizes:
             x, y = _lot(rng, batch_size, shape, num_classes)
             steps = {}
-            for variant in ("sgd", "vectorized", "fast"):
+            for variant in ("sgd", "vectorized", "fast", "fast-b"):
                 model = build()
                 optimizer = tf.keras.optimizers.SGD(learning_rate=0.01)
                 if variant == "sgd":
@@ -124,12 +128,15 @@ def bare_table(args, rng):
                 else:
                     steps[variant] = make_dp_train_step(
                         model, optimizer, clip_norm=1.0, noise_multiplier=1.0,
-                        generator=tf.random.Generator.from_seed(0), method=variant)
-            seconds = time_steps(steps, x, y, min_time=args.min_time * 3)
+                        generator=tf.random.Generator.from_seed(0),
+                        method="vectorized" if variant == "vectorized" else "fast",
+                        noise="batched" if variant == "fast-b" else "per_variable")
+            block = steps["fast-b"].noise_buffer.rows
+            seconds = time_steps(steps, x, y, min_time=args.min_time * 3, block=block)
             ms = {variant: 1e3 * s for variant, s in seconds.items()}
             print(f"{name:<12} {batch_size:>4} {ms['sgd']:>8.2f} {ms['vectorized']:>8.2f} "
-                  f"{ms['fast']:>8.2f} {ms['vectorized'] / ms['sgd']:>8.2f} "
-                  f"{ms['fast'] / ms['sgd']:>8.2f}", flush=True)
+                  f"{ms['fast']:>8.2f} {ms['fast-b']:>9.2f} {ms['vectorized'] / ms['sgd']:>8.2f} "
+                  f"{ms['fast'] / ms['sgd']:>8.2f} {ms['fast-b'] / ms['sgd']:>10.2f}", flush=True)
 
 
 def _keras_step(model, x, y):

@@ -31,11 +31,19 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
 
-from fldp_teach._validation import _is_symbolic, check_non_negative, check_numbers, check_positive
+from fldp_teach._validation import (
+    _is_symbolic,
+    check_non_negative,
+    check_numbers,
+    check_positive,
+    check_positive_int,
+)
 from fldp_teach.clipping import clip_per_example
 
 __all__ = [
@@ -47,6 +55,7 @@ __all__ = [
     "clip_gradients",
     "sum_gradients",
     "add_noise",
+    "NoiseBuffer",
     "normalize",
     "skip_empty_lot",
     "check_dp_sgd_model",
@@ -205,6 +214,51 @@ def add_noise(gradient_sum, *, clip_norm, noise_multiplier, generator):
             for s in gradient_sum]
 
 
+#: floats of noise drawn at once by the "batched" noise (16 MiB of float32); at least one step
+_NOISE_BUFFER_FLOATS = 2 ** 22
+_NOISE_BUFFER_MAX_ROWS = 64
+
+
+class NoiseBuffer:
+    """The Gaussian noise of DP-SGD drawn for several steps at once ("batched" noise).
+
+    :func:`add_noise` draws one ``generator.normal`` per variable and step; each draw is an
+    op with a fixed cost (tens of microseconds on a CPU, shared out to the thread pool), a
+    visible share of a small model's step (measured in benchmarks/dpsgd.py). Here one draw
+    fills a buffer of ``rows`` steps × P parameters, N(0, σ²) with σ = zC; each step reads
+    its row and splits it into the variables' shapes. The noise is the same distribution —
+    i.i.d. N(0, z²C²) on every coordinate of every step, from the same private generator — so
+    the accountant's ε is unchanged; only the order in which the stream is used differs from
+    ``add_noise``'s, so a seeded run would not reproduce a per-variable run draw for draw
+    (which is why ``train_dp_sgd`` and ``make_private`` use it only without a noise seed).
+    The buffer holds secret noise (future steps' and the current block's): it lives in this
+    object, never in the model's weights or a checkpoint (a resumed run starts a fresh one). ``rows``: as many steps as fit in
+    2²² floats, at most 64, at least 1 (one fused draw per step for large models)."""
+
+    def __init__(self, variables, *, stddev, generator, rows=None):
+        self.shapes = [tuple(v.shape) for v in variables]
+        self.sizes = [math.prod(shape) for shape in self.shapes]
+        size = sum(self.sizes)
+        self.rows = (max(1, min(_NOISE_BUFFER_MAX_ROWS, _NOISE_BUFFER_FLOATS // max(size, 1)))
+                     if rows is None else check_positive_int("rows", rows))
+        self.stddev, self.generator = float(stddev), generator
+        self.buffer = tf.Variable(tf.zeros([self.rows, size]), trainable=False,
+                                  name="dp_noise_buffer")
+        self.next_row = tf.Variable(self.rows, dtype=tf.int32, trainable=False,
+                                    name="dp_noise_row")  # exhausted: the first call fills it
+
+    def draw(self):
+        """This step's noise, one tensor per variable (call inside the step's tf.function)."""
+        def refill():
+            self.buffer.assign(self.generator.normal(self.buffer.shape, stddev=self.stddev))
+            return tf.constant(0, tf.int32)
+
+        row = tf.cond(self.next_row >= self.rows, refill, lambda: self.next_row)
+        self.next_row.assign(row + 1)
+        flat = tf.split(self.buffer[row], self.sizes)
+        return [tf.reshape(n, shape) for n, shape in zip(flat, self.shapes)]
+
+
 def normalize(noisy_sum, *, denominator):
     """Alg. 1, "Add noise" (the factor 1/L): g̃_t = noisy sum / L, where L is the *expected*
     lot size (qN for Poisson sampling, B for fixed-size batches), never the realised one."""
@@ -280,7 +334,7 @@ def clipped_gradient_sum_vectorized(model, x, y, *, clip_norm):
 
 
 def dp_gradient(model, x, y, *, clip_norm, noise_multiplier, denominator, generator,
-                method="vectorized"):
+                method="vectorized", noise_buffer=None):
     """g̃_t of Alg. 1 for one lot ``(x, y)``: the five phases in order,
 
         per_example_gradients → clip_gradients → sum_gradients → add_noise → normalize.
@@ -288,6 +342,8 @@ def dp_gradient(model, x, y, *, clip_norm, noise_multiplier, denominator, genera
     ``method="vectorized"`` materialises per-example gradients (this module);
     ``method="fast"`` uses per-layer ghost norms (``fldp_teach.ghost_norms``), falling back to
     the vectorized phases for models with unsupported layers. Both give the same g̃_t.
+    ``noise_buffer`` (a :class:`NoiseBuffer` of std zC): the noise is this step's row of it
+    instead of :func:`add_noise`'s per-variable draws from ``generator`` (same distribution).
     Returns ``(noisy_gradient, clipped_sum)``. Models with state that training updates
     outside g̃_t (BatchNormalization) are refused: :func:`check_dp_sgd_model`."""
     _check_scalars(clip_norm=clip_norm, noise_multiplier=noise_multiplier, denominator=denominator)
@@ -301,8 +357,11 @@ def dp_gradient(model, x, y, *, clip_norm, noise_multiplier, denominator, genera
         result = clipped_gradient_sum_fast(model, x, y, clip_norm=clip_norm)
     else:
         raise ValueError(f"method must be 'fast' or 'vectorized', got {method!r}")
-    noisy = add_noise(result.gradient_sum, clip_norm=clip_norm,
-                      noise_multiplier=noise_multiplier, generator=generator)
+    if noise_buffer is None:
+        noisy = add_noise(result.gradient_sum, clip_norm=clip_norm,
+                          noise_multiplier=noise_multiplier, generator=generator)
+    else:
+        noisy = [s + n for s, n in zip(result.gradient_sum, noise_buffer.draw())]
     return normalize(noisy, denominator=denominator), result
 
 
@@ -321,22 +380,32 @@ def _lot_metrics(y, logits, losses):
 
 
 def make_dp_train_step(model, optimizer, *, clip_norm, noise_multiplier, generator,
-                       method="fast"):
+                       method="fast", noise="per_variable"):
     """A ``tf.function`` ``step(x, y, denominator) -> (Σ L_i, #correct, lot size)`` doing one
     DP-SGD step (``dpsgd.dp_gradient``, then the optimizer). Compiled once for any lot size
     (no XLA: on CPUs it slows convolutions down). Refuses models that
-    :func:`check_dp_sgd_model` refuses (BatchNormalization), when the step is made."""
+    :func:`check_dp_sgd_model` refuses (BatchNormalization), when the step is made.
+    ``noise``: "per_variable" (:func:`add_noise`, one draw per variable and step: a seeded
+    run's stream) or "batched" (a :class:`NoiseBuffer` drawn from ``generator`` for many steps
+    at once; faster for small models, the same distribution)."""
     _check_scalars(clip_norm=clip_norm, noise_multiplier=noise_multiplier)
     check_dp_sgd_model(model)
+    if noise not in ("per_variable", "batched"):
+        raise ValueError(f"noise must be 'per_variable' or 'batched', got {noise!r}")
+    buffer = None
+    if noise == "batched" and float(noise_multiplier) > 0:
+        buffer = NoiseBuffer(model.trainable_variables, stddev=float(noise_multiplier * clip_norm),
+                             generator=generator)
 
     @tf.function(input_signature=_signature(model), jit_compile=False)
     def step(x, y, denominator):
         noisy_gradient, result = dp_gradient(
             model, x, y, clip_norm=clip_norm, noise_multiplier=noise_multiplier,
-            denominator=denominator, generator=generator, method=method)
+            denominator=denominator, generator=generator, method=method, noise_buffer=buffer)
         optimizer.apply_gradients(zip(noisy_gradient, model.trainable_variables))
         return _lot_metrics(y, result.logits, result.losses)
 
+    step.noise_buffer = buffer  # None unless batched (the benchmark charges its refills)
     return step
 
 

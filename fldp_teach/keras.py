@@ -63,13 +63,8 @@ from fldp_teach._validation import (
     check_positive_int,
     check_unit_interval,
 )
-from fldp_teach.dpsgd import (
-    check_dp_sgd_model,
-    clipped_gradient_sum_vectorized,
-    dp_gradient,
-    normalize,
-)
-from fldp_teach.ghost_norms import clipped_gradient_sum_fast, ghost_norms_supported
+from fldp_teach.dpsgd import NoiseBuffer, check_dp_sgd_model, dp_gradient
+from fldp_teach.ghost_norms import ghost_norms_supported
 from fldp_teach.training import _LOTS, _NOISE, _check_data, poisson_lot
 
 __all__ = [
@@ -254,51 +249,6 @@ def _check_no_regularizers(model):
                          "DP-SGD's clipped per-example loss: remove them")
 
 
-# ------------------------------------------------------------------------------ the noise
-#: floats of noise drawn at once by the "batched" noise (16 MiB of float32); at least one step
-_NOISE_BUFFER_FLOATS = 2 ** 22
-_NOISE_BUFFER_MAX_ROWS = 64
-
-
-class NoiseBuffer:
-    """The Gaussian noise of DP-SGD drawn for several steps at once ("batched" noise).
-
-    ``dpsgd.add_noise`` draws one ``generator.normal`` per variable and step; each draw is an
-    op with a fixed cost (tens of microseconds on a CPU, shared out to the thread pool), a
-    visible share of a small model's step (measured in benchmarks/dpsgd.py). Here one draw
-    fills a buffer of ``rows`` steps × P parameters, N(0, σ²) with σ = zC; each step reads
-    its row and splits it into the variables' shapes. The noise is the same distribution —
-    i.i.d. N(0, z²C²) on every coordinate of every step, from the same private generator — so
-    the accountant's ε is unchanged; only the order in which the stream is used differs from
-    ``add_noise``'s, so a seeded run does not reproduce ``train_dp_sgd`` draw for draw.
-    The buffer holds secret noise (future steps' and the current block's): it lives in this
-    object, never in ``private.model``'s weights. ``rows``: as many steps as fit in
-    2²² floats, at most 64, at least 1 (one fused draw per step for large models)."""
-
-    def __init__(self, variables, *, stddev, generator, rows=None):
-        self.shapes = [tuple(v.shape) for v in variables]
-        self.sizes = [math.prod(shape) for shape in self.shapes]
-        size = sum(self.sizes)
-        self.rows = (max(1, min(_NOISE_BUFFER_MAX_ROWS, _NOISE_BUFFER_FLOATS // max(size, 1)))
-                     if rows is None else check_positive_int("rows", rows))
-        self.stddev, self.generator = float(stddev), generator
-        self.buffer = tf.Variable(tf.zeros([self.rows, size]), trainable=False,
-                                  name="dp_noise_buffer")
-        self.next_row = tf.Variable(self.rows, dtype=tf.int32, trainable=False,
-                                    name="dp_noise_row")  # exhausted: the first call fills it
-
-    def draw(self):
-        """This step's noise, one tensor per variable (call inside the step's tf.function)."""
-        def refill():
-            self.buffer.assign(self.generator.normal(self.buffer.shape, stddev=self.stddev))
-            return tf.constant(0, tf.int32)
-
-        row = tf.cond(self.next_row >= self.rows, refill, lambda: self.next_row)
-        self.next_row.assign(row + 1)
-        flat = tf.split(self.buffer[row], self.sizes)
-        return [tf.reshape(n, shape) for n, shape in zip(flat, self.shapes)]
-
-
 # ----------------------------------------------------------------------------- the model
 class PrivateModel(keras.Model):
     """A Keras model whose ``fit`` trains ``model`` with DP-SGD (Abadi et al. 2016, Alg. 1).
@@ -386,18 +336,10 @@ class PrivateModel(keras.Model):
         if sample_weight is not None:
             raise ValueError("sample_weight / class_weight are not supported by DP-SGD: "
                              "each example's clipped gradient enters the sum with weight 1")
-        if self._noise_buffer is None:  # the library's step, draw for draw
-            noisy_gradient, result = dp_gradient(
-                self.model, x, y, clip_norm=self.clip_norm,
-                noise_multiplier=self.noise_multiplier, denominator=self._denominator,
-                generator=self._noise_generator, method=self.method)
-        else:  # the library's clipped sum and normalisation, the noise from the buffer
-            noise = self._noise_buffer.draw()
-            result = (clipped_gradient_sum_fast if self.method == "fast"
-                      else clipped_gradient_sum_vectorized)(self.model, x, y,
-                                                            clip_norm=self.clip_norm)
-            noisy_gradient = normalize([s + n for s, n in zip(result.gradient_sum, noise)],
-                                       denominator=self._denominator)
+        noisy_gradient, result = dp_gradient(  # the library's step (noise from the buffer if batched)
+            self.model, x, y, clip_norm=self.clip_norm,
+            noise_multiplier=self.noise_multiplier, denominator=self._denominator,
+            generator=self._noise_generator, method=self.method, noise_buffer=self._noise_buffer)
         self.optimizer.apply_gradients(zip(noisy_gradient, self.model.trainable_variables))
         self._dp_steps.assign_add(1)
         count = tf.shape(result.losses)[0]

@@ -82,7 +82,10 @@ class TrainingHistory:
     ``ledger``: the accountant's record of privacy events; ``method``: the gradient path that
     actually ran ("fast", "vectorized" or "non-private"); ``noise_seed``: None when the DP noise
     and the lots came from fresh OS entropy (a private run), else the seed that fixed them
-    (reproducible, for teaching: not private against anyone who knows it).
+    (reproducible, for teaching: not private against anyone who knows it). ``noise``: how the
+    Gaussian noise was drawn, "batched" (many steps at once, :class:`fldp_teach.dpsgd.NoiseBuffer`:
+    a run without a noise seed) or "per_variable" (each step, each variable: a seeded run, or
+    z = 0 where nothing is drawn); None when not private.
 
     ``steps``: the steps actually trained, ``planned_steps``: epochs·⌈N/B⌉. ``max_epsilon``:
     the privacy budget the run was given (None: none); ``stopped``: None, or the sentence saying
@@ -109,6 +112,7 @@ class TrainingHistory:
     max_epsilon: float | None = None
     stopped: str | None = None
     interrupted_steps: tuple = ()
+    noise: str | None = None
 
     @property
     def epsilon_spent(self) -> float:
@@ -239,7 +243,10 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
     amplification by sampling assumes) and the Gaussian noise come from ``noise_seed``:
     None (default) draws 128 bits of OS entropy, so two runs differ and nobody can regenerate
     the noise; an integer makes the run reproducible for teaching and is recorded in the
-    history (not private against anyone who knows it). ``seed`` drives the lots of a
+    history (not private against anyone who knows it). Without a noise seed the noise of many
+    steps is drawn at once (:class:`fldp_teach.dpsgd.NoiseBuffer`: the same N(0, z²C²)
+    coordinates, fewer ops per step); with one, each step draws per variable, the stream
+    that the course's seeded figures come from. ``seed`` drives the lots of a
     non-private run only (the model's initial weights are the caller's). No global RNG is
     read. ``delta`` must be < 1/N unless ``allow_large_delta=True``."""
     epochs = check_positive_int("epochs", epochs)
@@ -296,7 +303,8 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
             method = method if ghost_norms_supported(model)[0] else "vectorized"
         step = make_dp_train_step(model, opt, clip_norm=clip_norm,
                                   noise_multiplier=noise_multiplier,
-                                  generator=noise_generator, method=method)
+                                  generator=noise_generator, method=method,
+                                  noise="per_variable" if noise_seed is not None else "batched")
     else:
         noise_multiplier, clip_norm, method = 0.0, math.inf, "non-private"
         step = make_sgd_train_step(model, opt)
@@ -472,7 +480,8 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
         method=method, steps=done,
         ledger=tuple(accountant.ledger) if accountant is not None else (),
         noise_seed=noise_seed, planned_steps=planned, max_epsilon=max_epsilon, stopped=stopped,
-        interrupted_steps=tuple(interrupted))
+        interrupted_steps=tuple(interrupted),
+        noise=(None if not private else "batched" if step.noise_buffer is not None else "per_variable"))
 
 
 def _model_signature(model) -> list:

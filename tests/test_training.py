@@ -225,3 +225,44 @@ def test_bad_validation_data_and_sampling_rate_are_named():
     for q in (-0.1, 1.5, float("nan")):
         with pytest.raises(ValueError, match="sampling_rate"):
             poisson_lot(gen, num_examples=10, sampling_rate=q)
+
+
+def test_unseeded_training_draws_batched_noise_of_std_z_c_over_b_per_step():
+    """Without a noise seed train_dp_sgd draws the noise of many steps at once (NoiseBuffer).
+    With every gradient clipped away (C tiny against the noise), each of 3 steps moves θ by
+    −η·noise_t/B, independent N(0, (ηzC/B)²) per coordinate: after 3 steps the std is
+    √3·ηzC/B, and the three steps' moves are uncorrelated (no buffer row used twice)."""
+    x, y = _toy(n=100)
+    model = models.mlp(5, num_classes=3, hidden_units=(64,), seed=1)
+    moves, weights = [], np.concatenate([w.ravel() for w in model.get_weights()])
+    for _ in range(3):
+        history = train_dp_sgd(model, x, y, epochs=1, batch_size=100, learning_rate=1.0,
+                               clip_norm=1e-3, noise_multiplier=1000.0, delta=1e-5,
+                               progress=False, optimizer="sgd")
+        assert history.noise == "batched" and history.noise_seed is None
+        now = np.concatenate([w.ravel() for w in model.get_weights()])
+        moves.append(now - weights)
+        weights = now
+    expected = 1.0 * 1000.0 * 1e-3 / 100
+    for move in moves:
+        assert abs(move.std() / expected - 1) < 5 / math.sqrt(2 * move.size) + 2e-3
+    assert abs(np.corrcoef(moves[0], moves[1])[0, 1]) < 5 / math.sqrt(moves[0].size)
+    seeded = train_dp_sgd(model, x, y, epochs=1, batch_size=100, learning_rate=1.0, clip_norm=1e-3,
+                          noise_multiplier=1000.0, delta=1e-5, progress=False, noise_seed=0)
+    assert seeded.noise == "per_variable"  # the stream the course's seeded figures come from
+
+
+def test_make_dp_train_step_batched_noise_has_std_z_c_and_refuses_unknown_modes():
+    x, y = _toy(n=10)
+    model = models.mlp(5, num_classes=3, hidden_units=(64,), seed=1)
+    step = make_dp_train_step(model, tf.keras.optimizers.SGD(learning_rate=1.0), clip_norm=1e-3,
+                              noise_multiplier=1000.0, generator=tf.random.Generator.from_seed(0),
+                              noise="batched")
+    assert step.noise_buffer is not None and step.noise_buffer.rows == 64
+    before = np.concatenate([w.ravel() for w in model.get_weights()])
+    step(x, y, tf.constant(10.0))
+    moved = np.concatenate([w.ravel() for w in model.get_weights()]) - before
+    assert abs(moved.std() / (1000.0 * 1e-3 / 10) - 1) < 5 / math.sqrt(2 * moved.size) + 2e-3
+    with pytest.raises(ValueError, match="noise must be 'per_variable' or 'batched', got 'fused'"):
+        make_dp_train_step(model, tf.keras.optimizers.SGD(), clip_norm=1.0, noise_multiplier=1.0,
+                           generator=tf.random.Generator.from_seed(0), noise="fused")
