@@ -210,7 +210,9 @@ def add_noise(gradient_sum, *, clip_norm, noise_multiplier, generator):
     if isinstance(noise_multiplier, (int, float)) and noise_multiplier == 0:
         return list(gradient_sum)
     stddev = noise_multiplier * clip_norm
-    return [s + generator.normal(tf.shape(s), stddev=stddev, dtype=s.dtype)
+    # a static shape where known, so the draw does not wait for the sum (the same numbers)
+    return [s + generator.normal(s.shape if s.shape.is_fully_defined() else tf.shape(s),
+                                 stddev=stddev, dtype=s.dtype)
             for s in gradient_sum]
 
 
