@@ -210,10 +210,14 @@ def add_noise(gradient_sum, *, clip_norm, noise_multiplier, generator):
     if isinstance(noise_multiplier, (int, float)) and noise_multiplier == 0:
         return list(gradient_sum)
     stddev = noise_multiplier * clip_norm
-    # a static shape where known, so the draw does not wait for the sum (the same numbers)
-    return [s + generator.normal(s.shape if s.shape.is_fully_defined() else tf.shape(s),
-                                 stddev=stddev, dtype=s.dtype)
-            for s in gradient_sum]
+    return [s + generator.normal(_shape_of(s), stddev=stddev, dtype=s.dtype)
+            for s in map(tf.convert_to_tensor, gradient_sum)]
+
+
+def _shape_of(s):
+    """``s``'s static shape where known, so the draw need not wait for ``s`` (the same
+    numbers as drawing with ``tf.shape(s)``); its run-time shape otherwise."""
+    return s.shape if s.shape.is_fully_defined() else tf.shape(s)
 
 
 #: floats of noise drawn at once by the "batched" noise (16 MiB of float32); at least one step

@@ -17,13 +17,20 @@ def test_article_example_with_four_devices_runs_and_learns():
                      for k in range(local_device_count)]
     federated_learning_parameters = {"rounds": 3, "local_epochs": 1, "batch_size": 16, "learning_rate": 0.01}
     differential_privacy_parameters = {"noise_multiplier": 0.3, "clip_norm": 1.0, "delta": 1e-5}
+    # the article's call: fresh OS-entropy noise, so its accuracy varies from run to run
+    # (100 runs: mean 0.92, sd 0.03, lowest 0.84; 143 test rows, majority class 0.63)
     result = sa.federated_learning_and_differential_privacy(
         local_dataset, federated_learning_parameters, differential_privacy_parameters, None)
     weights = result["global_weights"]
     assert [w.shape for w in weights] == [(30, 2), (2,)] and len(result["trajectory"]) == 3
-    assert evaluate(result["model"], weights, ds.x_test, ds.y_test)["accuracy"] > 0.85
+    assert evaluate(result["model"], weights, ds.x_test, ds.y_test)["accuracy"] > 0.7
     # 3 Gaussian releases, sensitivity 2C, z = 0.3: epsilon is large — local DP is expensive
     assert 10 < result["epsilon"] < math.inf
+    # with a noise seed (teaching only) the same call is reproducible, and it learns
+    seeded = sa.federated_learning_and_differential_privacy(
+        local_dataset, federated_learning_parameters, differential_privacy_parameters, None,
+        noise_seed=0)
+    assert evaluate(seeded["model"], seeded["global_weights"], ds.x_test, ds.y_test)["accuracy"] > 0.85
 
 
 def test_global_merge_fn_is_an_average_and_local_update_fn_broadcasts():
