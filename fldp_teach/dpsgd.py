@@ -223,6 +223,24 @@ def _shape_of(s):
 #: floats of noise drawn at once by the "batched" noise (16 MiB of float32); at least one step
 _NOISE_BUFFER_FLOATS = 2 ** 22
 _NOISE_BUFFER_MAX_ROWS = 64
+#: batched noise is the default only when at least this many steps fit in one draw
+_NOISE_BUFFER_MIN_ROWS = 8
+
+
+def default_noise(variables, *, noise_seed) -> str:
+    """How a run draws its noise when the caller does not say ("auto").
+
+    "per_variable" (:func:`add_noise`, the stream of every seeded figure) when a
+    ``noise_seed`` is given, so a seeded run repeats draw for draw; otherwise "batched"
+    (:class:`NoiseBuffer`), unless fewer than 8 steps' noise fit in its 2²² floats
+    (P > 2¹⁹ ≈ 524k weights): a draw that large already outweighs the per-op cost that
+    batching saves, and refilling the buffer every step or two costs more than it saves
+    (McMahan CNN, P = 1,663,370: 2 rows, batched 1.45–1.56× vs per variable 1.40–1.52×
+    in benchmarks/dpsgd.py). Both give the same law, so ε does not depend on the choice."""
+    if noise_seed is not None:
+        return "per_variable"
+    size = sum(math.prod(v.shape) for v in variables)
+    return "batched" if _NOISE_BUFFER_FLOATS // max(size, 1) >= _NOISE_BUFFER_MIN_ROWS else "per_variable"
 
 
 class NoiseBuffer:

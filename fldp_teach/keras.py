@@ -63,7 +63,7 @@ from fldp_teach._validation import (
     check_positive_int,
     check_unit_interval,
 )
-from fldp_teach.dpsgd import NoiseBuffer, check_dp_sgd_model, dp_gradient
+from fldp_teach.dpsgd import NoiseBuffer, check_dp_sgd_model, default_noise, dp_gradient
 from fldp_teach.ghost_norms import ghost_norms_supported
 from fldp_teach.training import _LOTS, _NOISE, _check_data, poisson_lot
 
@@ -303,7 +303,7 @@ class PrivateModel(keras.Model):
         if noise not in ("auto", "per_variable", "batched"):
             raise ValueError(f"noise must be 'auto', 'per_variable' or 'batched', got {noise!r}")
         if noise == "auto":  # a seeded run reproduces train_dp_sgd; a private one is faster
-            noise = "per_variable" if noise_seed is not None else "batched"
+            noise = default_noise(model.trainable_variables, noise_seed=noise_seed)
         if noise_multiplier == 0:
             noise = "per_variable"  # nothing is drawn
         self.noise = noise
@@ -465,8 +465,9 @@ def make_private(model, *, clip_norm, noise_multiplier, batch_size, num_examples
     prints :func:`fldp_teach.randomness.noise_seed_notice`. ``noise``: "per_variable" draws
     it as ``dpsgd.add_noise`` does (a seeded run then matches ``train_dp_sgd`` draw for draw),
     "batched" draws many steps' noise at once (:class:`NoiseBuffer`, same distribution,
-    faster for small models), "auto" (default) = "per_variable" when ``noise_seed`` is given,
-    else "batched". Raises ValueError for BatchNormalization-like layers, regularisers, or a
+    faster for small models), "auto" (default) = "per_variable" when ``noise_seed`` is given or
+    the model is too large for 8 steps' noise to fit in one draw, else "batched"
+    (:func:`fldp_teach.dpsgd.default_noise`). Raises ValueError for BatchNormalization-like layers, regularisers, or a
     bad parameter."""
     return PrivateModel(model, clip_norm=clip_norm, noise_multiplier=noise_multiplier,
                         batch_size=batch_size, num_examples=num_examples,

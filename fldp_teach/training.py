@@ -56,7 +56,8 @@ from fldp_teach._validation import (
     check_unit_interval,
 )
 from fldp_teach.datasets import validate_xy
-from fldp_teach.dpsgd import make_dp_train_step, make_sgd_train_step, per_example_loss
+from fldp_teach.dpsgd import (default_noise, make_dp_train_step, make_sgd_train_step,
+                              per_example_loss)
 from fldp_teach.ghost_norms import ghost_norms_supported
 
 # stream names under a run's root (fldp_teach.randomness.derive)
@@ -245,8 +246,9 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
     the noise; an integer makes the run reproducible for teaching and is recorded in the
     history (not private against anyone who knows it). Without a noise seed the noise of many
     steps is drawn at once (:class:`fldp_teach.dpsgd.NoiseBuffer`: the same N(0, z²C²)
-    coordinates, fewer ops per step); with one, each step draws per variable, the stream
-    that the course's seeded figures come from. ``seed`` drives the lots of a
+    coordinates, fewer ops per step) unless 8 steps' noise do not fit in one draw
+    (:func:`fldp_teach.dpsgd.default_noise`); with one, each step draws per variable, the
+    stream that the course's seeded figures come from. ``seed`` drives the lots of a
     non-private run only (the model's initial weights are the caller's). No global RNG is
     read. ``delta`` must be < 1/N unless ``allow_large_delta=True``."""
     epochs = check_positive_int("epochs", epochs)
@@ -304,7 +306,8 @@ def train_dp_sgd(model, x, y, *, epochs, batch_size, learning_rate, clip_norm,
         step = make_dp_train_step(model, opt, clip_norm=clip_norm,
                                   noise_multiplier=noise_multiplier,
                                   generator=noise_generator, method=method,
-                                  noise="per_variable" if noise_seed is not None else "batched")
+                                  noise=default_noise(model.trainable_variables,
+                                                      noise_seed=noise_seed))
     else:
         noise_multiplier, clip_norm, method = 0.0, math.inf, "non-private"
         step = make_sgd_train_step(model, opt)

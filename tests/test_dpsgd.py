@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fldp_teach import models
+from fldp_teach import dpsgd, models
 from fldp_teach.clipping import clip_per_example
 from fldp_teach.dpsgd import (
     add_noise,
@@ -212,3 +212,17 @@ def test_dp_gradient_noise_std_end_to_end(method):
                            generator=None, method=method)
     noise = np.concatenate([(n - k).numpy().ravel() for n, k in zip(noisy, clean)])
     assert abs(noise.std() / (z * c / b) - 1) < 5 / math.sqrt(2 * noise.size)
+
+
+def test_default_noise_batches_only_small_models_without_a_noise_seed():
+    """Batched noise (NoiseBuffer) amortises a draw's fixed cost over many steps; it is the
+    default only when at least 8 steps fit in its 2²² floats, i.e. P ≤ 2¹⁹."""
+    def variables(size):
+        return [tf.Variable(tf.zeros([size]))]
+
+    assert dpsgd.default_noise(variables(2114), noise_seed=None) == "batched"
+    assert dpsgd.default_noise(variables(2 ** 19), noise_seed=None) == "batched"
+    assert dpsgd.default_noise(variables(2 ** 19 + 1), noise_seed=None) == "per_variable"
+    assert dpsgd.default_noise(variables(62), noise_seed=0) == "per_variable"  # seeded: the course's stream
+    split = [tf.Variable(tf.zeros([2 ** 18, 2])), tf.Variable(tf.zeros([1]))]  # P = 2¹⁹ + 1 in two
+    assert dpsgd.default_noise(split, noise_seed=None) == "per_variable"

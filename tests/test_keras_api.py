@@ -272,6 +272,9 @@ def test_seeded_runs_repeat_and_batched_noise_is_a_different_draw_of_the_same_la
     assert not np.allclose(runs["a"][0], runs["c"][0])
     assert _private(BUILDERS["logistic"][0](), n=120).noise == "batched"  # the default, unseeded
     assert _private(BUILDERS["logistic"][0](), n=120, noise_multiplier=0.0).noise == "per_variable"
+    # too large for 8 steps of noise in 2²² floats (P = 1,663,370): per variable, unseeded too
+    assert make_private(models.mcmahan_cnn(), clip_norm=1.0, noise_multiplier=1.0, batch_size=10,
+                        num_examples=100).noise == "per_variable"
 
 
 def test_noise_buffer_draws_independent_gaussians_across_refills():
